@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Hosting;
+
+namespace OrleansBroker.Cli;
+
+/// <summary>An Orleans client connected to the gateways given, with the broker on it.</summary>
+internal sealed class ClusterConnection : IAsyncDisposable
+{
+    /// <summary>How long to wait for a silo to answer before saying none does.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+
+    private readonly IHost _host;
+
+    private ClusterConnection(IHost host, ClusterBroker broker)
+    {
+        _host = host;
+        Broker = broker;
+    }
+
+    public ClusterBroker Broker { get; }
+
+    public static async Task<ClusterConnection> ConnectAsync(IReadOnlyList<DnsEndPoint> gateways, CancellationToken cancellationToken)
+    {
+        var endpoints = new List<IPEndPoint>();
+        foreach (var gateway in gateways)
+        {
+            endpoints.Add(await ResolveAsync(gateway, cancellationToken));
+        }
+
+        // No logging providers: the client speaks only through its own one-line messages.
+        var host = new HostBuilder()
+            .UseOrleansClient(client => client.UseStaticClustering(endpoints.ToArray()))
+            .Build();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ConnectTimeout);
+        try
+        {
+            await host.StartAsync(timeout.Token);
+        }
+        catch (Exception ex)
+        {
+            host.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+            var where = string.Join(", ", gateways.Select(g => $"{g.Host}:{g.Port}"));
+            var why = ex is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:0} s" : ex.GetBaseException().Message;
+            throw new BrokerException(BrokerErrorCode.Unavailable, $"no silo answers at {where}: {why}", ex);
+        }
+
+        var broker = new ClusterBroker(host.Services.GetRequiredService<IClusterClient>());
+        await broker.ConnectAsync(cancellationToken);
+        return new ClusterConnection(host, broker);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Broker.DisconnectAsync();
+            await _host.StopAsync(TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            _host.Dispose();
+        }
+    }
+
+    private static async Task<IPEndPoint> ResolveAsync(DnsEndPoint gateway, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(gateway.Host, out var address))
+        {
+            return new IPEndPoint(address, gateway.Port);
+        }
+
+        try
+        {
+            var addresses = await Dns.GetHostAddressesAsync(gateway.Host, cancellationToken);
+            var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.First();
+            return new IPEndPoint(chosen, gateway.Port);
+        }
+        catch (Exception ex) when (ex is SocketException or InvalidOperationException)
+        {
+            throw new UsageException($"cannot resolve gateway host '{gateway.Host}'");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net;
+
+namespace OrleansBroker.Cli;
+
+/// <summary>A command line the client understood, or the one-line reason it did not.</summary>
+internal sealed record CommandLine
+{
+    public const string Usage = """
+        usage: client [--gateway host:port]... COMMAND
+          pub TOPIC BODY [--header k=v]... [--count N]   publish BODY (N times)
+          sub TOPIC [--queue Q] [--count N] [--headers]  print messages as they arrive
+          topics                                         list topics and their figures
+        The default gateway is localhost:30000.
+        """;
+
+    public required string Command { get; init; }
+    public string Topic { get; init; } = "";
+    public string Body { get; init; } = "";
+    public Dictionary<string, string> Header { get; init; } = new(StringComparer.Ordinal);
+    public long? Count { get; init; }
+    public string? Queue { get; init; }
+    public bool ShowHeaders { get; init; }
+    public List<DnsEndPoint> Gateways { get; init; } = [];
+
+    /// <summary>Parses <paramref name="args"/>; throws <see cref="UsageException"/> with a one-line message.</summary>
+    public static CommandLine Parse(IReadOnlyList<string> args)
+    {
+        var positional = new List<string>();
+        var gateways = new List<DnsEndPoint>();
+        var header = new Dictionary<string, string>(StringComparer.Ordinal);
+        long? count = null;
+        string? queue = null;
+        var showHeaders = false;
+
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new UsageException($"{arg} needs a value");
+            switch (arg)
+            {
+                case "--gateway":
+                    gateways.Add(ParseEndpoint(Value()));
+                    break;
+                case "--header":
+                    var pair = Value();
+                    var eq = pair.IndexOf('=');
+                    if (eq <= 0)
+                    {
+                        throw new UsageException($"--header wants key=value, not '{pair}'");
+                    }
+
+                    header[pair[..eq]] = pair[(eq + 1)..];
+                    break;
+                case "--count":
+                    var text = Value();
+                    count = long.TryParse(text, out var n) && n > 0 ? n : throw new UsageException($"--count wants a positive number, not '{text}'");
+                    break;
+                case "--queue":
+                    queue = Value();
+                    break;
+                case "--headers":
+                    showHeaders = true;
+                    break;
+                case "-h" or "--help":
+                    throw new UsageException("help");
+                default:
+                    if (arg.StartsWith("--", StringComparison.Ordinal))
+                    {
+                        throw new UsageException($"unknown option {arg}");
+                    }
+
+                    positional.Add(arg);
+                    break;
+            }
+        }
+
+        if (gateways.Count == 0)
+        {
+            gateways.Add(new DnsEndPoint("localhost", 30000));
+        }
+
+        var command = positional.Count > 0 ? positional[0] : throw new UsageException("no command given (pub, sub or topics)");
+        var expected = command switch
+        {
+            "pub" => 3,
+            "sub" => 2,
+            "topics" => 1,
+            _ => throw new UsageException($"unknown command '{command}' (pub, sub or topics)"),
+        };
+        if (positional.Count != expected)
+        {
+            throw new UsageException(command switch
+            {
+                "pub" => "pub wants TOPIC and BODY",
+                "sub" => "sub wants one TOPIC",
+                _ => "topics takes no arguments",
+            });
+        }
+
+        var allowed = command switch
+        {
+            "pub" => queue is null && !showHeaders,
+            "sub" => header.Count == 0,
+            _ => queue is null && !showHeaders && header.Count == 0 && count is null,
+        };
+        if (!allowed)
+        {
+            throw new UsageException($"an option given does not apply to {command}");
+        }
+
+        return new CommandLine
+        {
+            Command = command,
+            Topic = positional.ElementAtOrDefault(1) ?? "",
+            Body = positional.ElementAtOrDefault(2) ?? "",
+            Header = header,
+            Count = count,
+            Queue = queue,
+            ShowHeaders = showHeaders,
+            Gateways = gateways,
+        };
+    }
+
+    private static DnsEndPoint ParseEndpoint(string value)
+    {
+        var colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value[(colon + 1)..], out var port) || port is < 1 or > 65535)
+        {
+            throw new UsageException($"--gateway wants host:port, not '{value}'");
+        }
+
+        return new DnsEndPoint(value[..colon].Trim('[', ']'), port);
+    }
+}
+
+/// <summary>Bad input: the message is printed as one line, with exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,57 @@
+using OrleansBroker.Grains;
+
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>
+/// Puts a subscription's batches back in the topic's order. The topic numbers the batches of each
+/// subscription from 0 within a stream (a new stream each time it adds the subscription); a batch
+/// that arrives early is held until the gap fills, a repeated one is dropped.
+/// </summary>
+internal sealed class SequenceGate
+{
+    // A gap that outlasts this many held batches is given up on (its batch is lost), so a lost
+    // one-way call can never stop delivery.
+    internal const int MaxHeld = 1024;
+
+    private readonly SortedDictionary<long, DeliveryBatch> _held = [];
+    private Guid _stream;
+    private long _next;
+
+    /// <summary>Adds to <paramref name="ready"/> the batches that can now be delivered, in order.</summary>
+    public void Accept(DeliveryBatch batch, List<DeliveryBatch> ready)
+    {
+        if (batch.Stream != _stream)
+        {
+            _stream = batch.Stream;
+            _next = 0;
+            _held.Clear();
+        }
+
+        if (batch.Sequence < _next)
+        {
+            return;
+        }
+
+        if (batch.Sequence > _next)
+        {
+            _held[batch.Sequence] = batch;
+            if (_held.Count <= MaxHeld)
+            {
+                return;
+            }
+
+            _next = _held.Keys.First();
+        }
+        else
+        {
+            ready.Add(batch);
+            _next++;
+        }
+
+        while (_held.Remove(_next, out var next))
+        {
+            ready.Add(next);
+            _next++;
+        }
+    }
+}

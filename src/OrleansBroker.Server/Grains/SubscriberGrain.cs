@@ -1,0 +1,216 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansBroker.Grains;
+
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>
+/// One subscription. Takes batches from its topic without ever making it wait, holds at most
+/// MaxPending messages (dropping and counting the rest), and pumps them to the client's observer
+/// one call at a time, merging whatever queued meanwhile into the next call. Reentrant so that
+/// new batches are taken while a delivery is in flight; every turn runs on the grain's one thread.
+/// </summary>
+[Reentrant]
+internal sealed partial class SubscriberGrain(
+    [PersistentState("subscription", BrokerSiloOptions.StorageName)] IPersistentState<SubscriberState> state,
+    IOptions<BrokerSiloOptions> options,
+    ILogger<SubscriberGrain> logger) : Grain, ISubscriberGrain
+{
+    internal const int MaxDeliveryMessages = 4096;
+
+    private readonly TimeSpan _lease = options.Value.SubscriptionLease;
+    private readonly SequenceGate _gate = new();
+    private readonly List<DeliveryBatch> _ready = [];
+    private readonly Queue<Message[]> _pending = new();
+    private int _pendingCount;
+    private bool _pumping;
+    private DateTime _leaseEnds;
+    private IGrainTimer? _leaseTimer;
+    private Task? _ending;
+
+    private string Id => this.GetPrimaryKeyString();
+
+    private SubscriptionSpec? Spec => state.State.Spec;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // After idle collection or a move the old lease is unknown: grant a fresh one, so a dead
+        // client costs at most one more lease.
+        if (Spec is not null)
+        {
+            StartLease();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<TimeSpan> Attach(SubscriptionSpec spec, IMessageObserver observer)
+    {
+        state.State.Spec = spec;
+        state.State.Observer = observer;
+        _ending = null;
+        StartLease();
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Subscribe(Id, spec.Queue);
+        return _lease;
+    }
+
+    public Task<bool> Renew()
+    {
+        if (Spec is null || _ending is not null)
+        {
+            return Task.FromResult(false);
+        }
+
+        _leaseEnds = DateTime.UtcNow + _lease;
+        return Task.FromResult(true);
+    }
+
+    public Task Detach() => EndAsync();
+
+    public Task Deliver(DeliveryBatch batch)
+    {
+        if (Spec is null || _ending is not null)
+        {
+            // The topic still lists a subscription this grain no longer holds: take it off.
+            return _ending ?? GrainFactory.GetGrain<ITopicGrain>(batch.Topic).Unsubscribe(Id);
+        }
+
+        if (DateTime.UtcNow > _leaseEnds)
+        {
+            LogInformationLeaseExpired(logger, Id, Spec.Topic);
+            return EndAsync();
+        }
+
+        _ready.Clear();
+        _gate.Accept(batch, _ready);
+        long dropped = 0;
+        foreach (var ready in _ready)
+        {
+            dropped += Enqueue(ready.Messages, Spec.MaxPending);
+        }
+
+        if (dropped > 0)
+        {
+            _ = GrainFactory.GetGrain<ITopicGrain>(Spec.Topic).AddDropped(dropped);
+        }
+
+        if (!_pumping && _pending.Count > 0)
+        {
+            _ = PumpAsync();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Queues what fits under <paramref name="maxPending"/>; returns how many messages did not.</summary>
+    private long Enqueue(Message[] messages, int maxPending)
+    {
+        var room = maxPending - _pendingCount;
+        if (room <= 0)
+        {
+            return messages.Length;
+        }
+
+        var taken = messages.Length <= room ? messages : messages[..room];
+        _pending.Enqueue(taken);
+        _pendingCount += taken.Length;
+        return messages.Length - taken.Length;
+    }
+
+    private async Task PumpAsync()
+    {
+        _pumping = true;
+        try
+        {
+            while (_pending.Count > 0 && state.State.Observer is { } observer)
+            {
+                var batch = TakeBatch();
+                try
+                {
+                    await observer.OnMessages(batch.AsImmutable());
+                }
+                catch (ClientNotAvailableException)
+                {
+                    LogInformationClientGone(logger, Id, Spec?.Topic);
+                    await EndAsync();
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
+                }
+            }
+        }
+        finally
+        {
+            _pumping = false;
+        }
+    }
+
+    /// <summary>Everything waiting, merged into one delivery of at most <see cref="MaxDeliveryMessages"/>.</summary>
+    private Message[] TakeBatch()
+    {
+        var first = _pending.Peek();
+        if (_pending.Count == 1 || first.Length >= MaxDeliveryMessages)
+        {
+            _pending.Dequeue();
+            _pendingCount -= first.Length;
+            return first;
+        }
+
+        var merged = new List<Message>(Math.Min(_pendingCount, MaxDeliveryMessages));
+        while (_pending.TryPeek(out var next) && merged.Count + next.Length <= MaxDeliveryMessages)
+        {
+            merged.AddRange(_pending.Dequeue());
+        }
+
+        _pendingCount -= merged.Count;
+        return merged.ToArray();
+    }
+
+    private void StartLease()
+    {
+        _leaseEnds = DateTime.UtcNow + _lease;
+        _leaseTimer ??= this.RegisterGrainTimer(CheckLeaseAsync, new GrainTimerCreationOptions(_lease / 2, _lease / 2) { Interleave = true });
+    }
+
+    private Task CheckLeaseAsync(CancellationToken cancellationToken)
+    {
+        if (Spec is not null && _ending is null && DateTime.UtcNow > _leaseEnds)
+        {
+            LogInformationLeaseExpired(logger, Id, Spec.Topic);
+            return EndAsync();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Leaves the topic, forgets the subscription and deactivates; concurrent callers share one ending.</summary>
+    private Task EndAsync() => _ending ??= EndOnceAsync();
+
+    private async Task EndOnceAsync()
+    {
+        _pending.Clear();
+        _pendingCount = 0;
+        _leaseTimer?.Dispose();
+        _leaseTimer = null;
+        if (Spec is { } spec)
+        {
+            await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Unsubscribe(Id);
+            await state.ClearStateAsync();
+        }
+
+        state.State = new SubscriberState();
+        DeactivateOnIdle();
+    }
+
+    [LoggerMessage(30, LogLevel.Information, "Subscription {Id} of topic '{Topic}': its lease lapsed; removed")]
+    private static partial void LogInformationLeaseExpired(ILogger logger, string id, string topic);
+
+    [LoggerMessage(31, LogLevel.Information, "Subscription {Id} of topic '{Topic}': its client is gone; removed")]
+    private static partial void LogInformationClientGone(ILogger logger, string id, string? topic);
+
+    [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
+    private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);
+}

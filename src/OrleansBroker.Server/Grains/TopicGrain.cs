@@ -1,0 +1,211 @@
+using Microsoft.Extensions.Logging;
+using OrleansBroker.Grains;
+
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>
+/// One topic. Fans each published batch out with one one-way call per broadcast subscription and
+/// one per queue-group member it picks, numbering each subscription's batches so the subscriber
+/// can restore their order. It never awaits a subscriber, so none can stall the topic.
+/// </summary>
+internal sealed partial class TopicGrain(
+    [PersistentState("topic", BrokerSiloOptions.StorageName)] IPersistentState<TopicState> state,
+    ILogger<TopicGrain> logger) : Grain, ITopicGrain
+{
+    private readonly List<Target> _broadcast = [];
+    private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
+
+    private string Topic => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (id, queue) in state.State.Subscriptions)
+        {
+            AddTarget(id, queue);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (!state.State.Listed)
+        {
+            return;
+        }
+
+        // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
+        // one with subscribers keeps its counters.
+        if (_targets.Count == 0)
+        {
+            await GrainFactory.GetGrain<ITopicDirectoryGrain>(0).Remove(Topic);
+            await state.ClearStateAsync();
+        }
+        else
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    public async Task Publish(Immutable<Message[]> messages)
+    {
+        await ListAsync();
+        var batch = messages.Value;
+        state.State.Published += batch.Length;
+        foreach (var target in _broadcast)
+        {
+            Send(target, batch);
+        }
+
+        foreach (var group in _groups.Values)
+        {
+            group.Distribute(batch, this);
+        }
+    }
+
+    public async Task Subscribe(string subscriptionId, string? queue)
+    {
+        if (_targets.TryGetValue(subscriptionId, out var existing) && existing.Queue == queue)
+        {
+            return;
+        }
+
+        RemoveTarget(subscriptionId);
+        AddTarget(subscriptionId, queue);
+        state.State.Subscriptions[subscriptionId] = queue;
+        await ListAsync();
+        await state.WriteStateAsync();
+    }
+
+    public async Task Unsubscribe(string subscriptionId)
+    {
+        if (RemoveTarget(subscriptionId))
+        {
+            state.State.Subscriptions.Remove(subscriptionId);
+            await state.WriteStateAsync();
+        }
+    }
+
+    public Task AddDropped(long count)
+    {
+        state.State.Dropped += count;
+        LogWarningDropped(logger, Topic, count);
+        return Task.CompletedTask;
+    }
+
+    public Task<TopicSnapshot?> GetInfo() => Task.FromResult(state.State.Listed
+        ? new TopicSnapshot
+        {
+            Topic = Topic,
+            Subscribers = _targets.Count,
+            QueueGroups = _groups.ToDictionary(g => g.Key, g => g.Value.Members.Count, StringComparer.Ordinal),
+            Published = state.State.Published,
+            Delivered = state.State.Delivered,
+            Dropped = state.State.Dropped,
+        }
+        : null);
+
+    private void Send(Target target, Message[] messages)
+    {
+        state.State.Delivered += messages.Length;
+        _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages));
+    }
+
+    /// <summary>Enters the topic in the directory the first time it is used, so admin listings find it.</summary>
+    private async Task ListAsync()
+    {
+        if (!state.State.Listed)
+        {
+            await GrainFactory.GetGrain<ITopicDirectoryGrain>(0).Add(Topic);
+            state.State.Listed = true;
+        }
+    }
+
+    private void AddTarget(string id, string? queue)
+    {
+        var target = new Target(id, queue, GrainFactory.GetGrain<ISubscriberGrain>(id));
+        _targets[id] = target;
+        if (queue is null)
+        {
+            _broadcast.Add(target);
+            return;
+        }
+
+        if (!_groups.TryGetValue(queue, out var group))
+        {
+            _groups[queue] = group = new QueueGroup();
+        }
+
+        group.Members.Add(target);
+    }
+
+    private bool RemoveTarget(string id)
+    {
+        if (!_targets.Remove(id, out var target))
+        {
+            return false;
+        }
+
+        if (target.Queue is null)
+        {
+            _broadcast.Remove(target);
+        }
+        else if (_groups.TryGetValue(target.Queue, out var group))
+        {
+            group.Members.Remove(target);
+            if (group.Members.Count == 0)
+            {
+                _groups.Remove(target.Queue);
+            }
+        }
+
+        return true;
+    }
+
+    [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a slow subscriber dropped {Count} message(s) (its MaxPending were waiting)")]
+    private static partial void LogWarningDropped(ILogger logger, string topic, long count);
+
+    /// <summary>A subscription as the topic sees it: where to send, and the next batch number of its stream.</summary>
+    private sealed class Target(string id, string? queue, ISubscriberGrain grain)
+    {
+        public string Id { get; } = id;
+        public string? Queue { get; } = queue;
+        public ISubscriberGrain Grain { get; } = grain;
+        public Guid Stream { get; } = Guid.NewGuid();
+        public long NextSequence { get; set; }
+    }
+
+    /// <summary>A queue group: each message goes to exactly one member, the members taking turns.</summary>
+    private sealed class QueueGroup
+    {
+        private int _turn;
+
+        public List<Target> Members { get; } = [];
+
+        /// <summary>
+        /// Splits the batch into one contiguous slice per member (fewer when the batch is small),
+        /// starting with the member whose turn it is, so load evens out across batches.
+        /// </summary>
+        public void Distribute(Message[] batch, TopicGrain topic)
+        {
+            var members = Members.Count;
+            if (members == 1)
+            {
+                topic.Send(Members[0], batch);
+                return;
+            }
+
+            var slices = Math.Min(members, batch.Length);
+            for (var slice = 0; slice < slices; slice++)
+            {
+                var start = slice * batch.Length / slices;
+                var end = (slice + 1) * batch.Length / slices;
+                topic.Send(Members[(_turn + slice) % members], batch[start..end]);
+            }
+
+            // A full round starts one member later next time, so the larger slices rotate too.
+            _turn = (_turn + (slices == members ? 1 : slices)) % members;
+        }
+    }
+}

@@ -1,0 +1,12 @@
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>What a topic keeps across deactivation: its subscriptions (id to queue, null for broadcast) and its counters.</summary>
+[GenerateSerializer, Alias("OrleansBroker.TopicState")]
+internal sealed class TopicState
+{
+    [Id(0)] public Dictionary<string, string?> Subscriptions { get; set; } = new(StringComparer.Ordinal);
+    [Id(1)] public bool Listed { get; set; }
+    [Id(2)] public long Published { get; set; }
+    [Id(3)] public long Delivered { get; set; }
+    [Id(4)] public long Dropped { get; set; }
+}

@@ -1,0 +1,223 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using OrleansBroker.Grains;
+using OrleansBroker.Internal;
+using OrleansBroker.Publishing;
+using OrleansBroker.Subscriptions;
+
+namespace OrleansBroker;
+
+/// <summary>
+/// The broker on an Orleans cluster. Publishes are batched per topic into one TopicGrain call;
+/// each subscription is a SubscriberGrain that calls back this client's observer; a background
+/// loop renews the subscriptions' leases. The <see cref="IClusterClient"/> stays the caller's.
+/// </summary>
+public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
+{
+    private static readonly TimeSpan DefaultRenewPeriod = TimeSpan.FromSeconds(10);
+
+    private readonly IClusterClient _client;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, TopicBatcher> _batchers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClusterSubscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private CancellationTokenSource? _renewing;
+    private volatile bool _connected;
+
+    public ClusterBroker(IClusterClient client, BrokerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        _client = client;
+        Options = options ?? new BrokerOptions();
+        _logger = client.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger(typeof(ClusterBroker).FullName!)
+            ?? new ConsoleErrorLogger(typeof(ClusterBroker).FullName!);
+    }
+
+    public BrokerOptions Options { get; }
+
+    public string Address { get; private set; } = "";
+
+    public bool IsConnected => _connected;
+
+    public Task ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (!_connected)
+            {
+                var cluster = _client.ServiceProvider.GetService<IOptions<ClusterOptions>>()?.Value;
+                Address = $"orleans://{cluster?.ClusterId ?? "default"}/{cluster?.ServiceId ?? "default"}";
+                _renewing = new CancellationTokenSource();
+                _ = RenewLeasesAsync(_renewing.Token);
+                _connected = true;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task DisconnectAsync(CancellationToken cancellationToken = default)
+    {
+        CancellationTokenSource? renewing;
+        lock (_gate)
+        {
+            _connected = false;
+            renewing = _renewing;
+            _renewing = null;
+        }
+
+        renewing?.Cancel();
+        renewing?.Dispose();
+
+        // Accepted publishes still go out; then every subscription ends, all at once.
+        await Task.WhenAll(_batchers.Values.Select(b => b.FlushAsync())).ConfigureAwait(false);
+        var ending = _subscriptions.Values.Select(s => s.UnsubscribeAsync(cancellationToken)).ToList();
+        try
+        {
+            await Task.WhenAll(ending).ConfigureAwait(false);
+        }
+        catch (BrokerException) when (ending.All(t => t.IsCompleted))
+        {
+            var failures = ending.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
+            throw new BrokerException(BrokerErrorCode.Unavailable,
+                $"{failures.Count} subscription(s) could not be ended in the cluster; their leases will end them.",
+                new AggregateException(failures));
+        }
+    }
+
+    public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateTopic(topic);
+        Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfNotConnected();
+        var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
+        var accepted = batcher.EnqueueAsync(message, message.SizeInBytes());
+        return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
+    }
+
+    public async Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
+        SubscribeOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateTopic(topic);
+        ArgumentNullException.ThrowIfNull(handler);
+        options = Validation.ValidateSubscribeOptions(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfNotConnected();
+
+        var subscription = new ClusterSubscription(this, _client, topic, handler, options, _logger);
+        _subscriptions[subscription.Id] = subscription;
+        try
+        {
+            await subscription.AttachAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await EndQuietlyAsync(subscription).ConfigureAwait(false);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new BrokerException(BrokerErrorCode.Unavailable, $"Subscribing to topic '{topic}' failed: {ex.Message}", ex);
+        }
+
+        return subscription;
+    }
+
+    public async Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
+    {
+        var names = await CallClusterAsync(() => _client.GetGrain<ITopicDirectoryGrain>(0).List(), cancellationToken).ConfigureAwait(false);
+        var snapshots = await CallClusterAsync(
+            () => Task.WhenAll(names.Select(name => _client.GetGrain<ITopicGrain>(name).GetInfo())), cancellationToken).ConfigureAwait(false);
+        return snapshots.OfType<TopicSnapshot>().Select(s => s.ToInfo()).OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateTopic(topic);
+        var snapshot = await CallClusterAsync(() => _client.GetGrain<ITopicGrain>(topic).GetInfo(), cancellationToken).ConfigureAwait(false);
+        return snapshot?.ToInfo();
+    }
+
+    public ValueTask DisposeAsync() => new(DisconnectAsync());
+
+    public override string ToString() => "orleans";
+
+    internal void Forget(ClusterSubscription subscription) => _subscriptions.TryRemove(subscription.Id, out _);
+
+    private static async Task<T> CallClusterAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not BrokerException)
+        {
+            throw new BrokerException(BrokerErrorCode.Unavailable, $"The cluster did not answer: {ex.Message}", ex);
+        }
+    }
+
+    private async Task EndQuietlyAsync(ClusterSubscription subscription)
+    {
+        try
+        {
+            await subscription.UnsubscribeAsync().ConfigureAwait(false);
+        }
+        catch (BrokerException ex)
+        {
+            LogWarningCleanupFailed(_logger, ex, subscription.Topic);
+        }
+    }
+
+    /// <summary>Renews every subscription's lease at a third of the shortest lease the silos granted.</summary>
+    private async Task RenewLeasesAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            var subscriptions = _subscriptions.Values.Where(s => !s.IsEnded).ToList();
+            var period = subscriptions.Count == 0
+                ? DefaultRenewPeriod
+                : subscriptions.Min(s => s.Lease > TimeSpan.Zero ? s.Lease / 3 : DefaultRenewPeriod);
+            try
+            {
+                await Task.Delay(period, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            await Task.WhenAll(_subscriptions.Values.Select(RenewAsync)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RenewAsync(ClusterSubscription subscription)
+    {
+        try
+        {
+            await subscription.RenewAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogWarningRenewFailed(_logger, ex, subscription.Topic);
+        }
+    }
+
+    private void ThrowIfNotConnected()
+    {
+        if (!_connected)
+        {
+            throw new BrokerException(BrokerErrorCode.NotConnected, "The broker is not connected: call ConnectAsync first.");
+        }
+    }
+
+    [LoggerMessage(10, LogLevel.Warning, "Renewing a subscription to topic '{Topic}' failed; retrying next period")]
+    private static partial void LogWarningRenewFailed(ILogger logger, Exception exception, string topic);
+
+    [LoggerMessage(11, LogLevel.Warning, "Ending a failed subscription to topic '{Topic}' did not reach the cluster")]
+    private static partial void LogWarningCleanupFailed(ILogger logger, Exception exception, string topic);
+}

@@ -1,0 +1,43 @@
+namespace OrleansBroker.Grains;
+
+/// <summary>
+/// One subscription, keyed by its id: holds the client's observer and a lease, buffers what the
+/// topic hands it (up to MaxPending) and delivers it to the observer in order, batch by batch.
+/// </summary>
+[Alias("OrleansBroker.ISubscriberGrain")]
+public interface ISubscriberGrain : IGrainWithStringKey
+{
+    /// <summary>Binds the subscription to its client's observer and joins the topic; returns the lease to renew within.</summary>
+    [Alias("Attach")]
+    Task<TimeSpan> Attach(SubscriptionSpec spec, IMessageObserver observer);
+
+    /// <summary>Extends the lease; false when the subscription is unknown here (lost, expired or ended), so the client re-attaches it.</summary>
+    [Alias("Renew")]
+    Task<bool> Renew();
+
+    /// <summary>Leaves the topic and forgets the subscription; idempotent.</summary>
+    [Alias("Detach")]
+    Task Detach();
+
+    /// <summary>A batch from the topic. One-way: the topic never waits for a subscriber.</summary>
+    [OneWay, Alias("Deliver")]
+    Task Deliver(DeliveryBatch batch);
+}
+
+/// <summary>What a subscription is: its topic, its queue group and its bound.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansBroker.SubscriptionSpec")]
+public sealed record SubscriptionSpec(
+    [property: Id(0)] string Topic,
+    [property: Id(1)] string? Queue,
+    [property: Id(2)] int MaxPending);
+
+/// <summary>
+/// A batch from a topic to one subscription. <see cref="Stream"/> names the run of sequence numbers
+/// the topic started when it added the subscription, so the subscriber can put batches back in order.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansBroker.DeliveryBatch")]
+public sealed record DeliveryBatch(
+    [property: Id(0)] string Topic,
+    [property: Id(1)] Guid Stream,
+    [property: Id(2)] long Sequence,
+    [property: Id(3)] Message[] Messages);

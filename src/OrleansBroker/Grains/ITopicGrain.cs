@@ -1,0 +1,43 @@
+namespace OrleansBroker.Grains;
+
+/// <summary>
+/// One topic, keyed by its name: holds its subscriptions and queue groups and fans each published
+/// batch out with one call per subscription. Part of the wire contract between clients and silos.
+/// </summary>
+[Alias("OrleansBroker.ITopicGrain")]
+public interface ITopicGrain : IGrainWithStringKey
+{
+    /// <summary>Accepts a batch of one publisher, in its order; returns once every live subscriber has it queued.</summary>
+    [Alias("Publish")]
+    Task Publish(Immutable<Message[]> messages);
+
+    /// <summary>Adds (or re-adds) a subscription; idempotent.</summary>
+    [Alias("Subscribe")]
+    Task Subscribe(string subscriptionId, string? queue);
+
+    /// <summary>Removes a subscription; idempotent.</summary>
+    [Alias("Unsubscribe")]
+    Task Unsubscribe(string subscriptionId);
+
+    /// <summary>A subscription dropped this many messages (its MaxPending were waiting). One-way: counting never slows delivery.</summary>
+    [OneWay, Alias("AddDropped")]
+    Task AddDropped(long count);
+
+    /// <summary>The topic's figures, or null when the topic has never been used.</summary>
+    [Alias("GetInfo")]
+    Task<TopicSnapshot?> GetInfo();
+}
+
+/// <summary>The figures of one topic as they cross the wire; <see cref="ToInfo"/> makes the public record.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansBroker.TopicSnapshot")]
+public sealed class TopicSnapshot
+{
+    [Id(0)] public required string Topic { get; init; }
+    [Id(1)] public int Subscribers { get; init; }
+    [Id(2)] public required Dictionary<string, int> QueueGroups { get; init; }
+    [Id(3)] public long Published { get; init; }
+    [Id(4)] public long Delivered { get; init; }
+    [Id(5)] public long Dropped { get; init; }
+
+    public TopicInfo ToInfo() => new(Topic, Subscribers, QueueGroups, Published, Delivered) { Dropped = Dropped };
+}

@@ -1,0 +1,26 @@
+namespace OrleansBroker;
+
+/// <summary>Who is subscribed where, and how much went through: the broker's PUBSUB NUMSUB.</summary>
+public interface IBrokerAdmin
+{
+    Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The topic's figures, or null for a topic the broker does not know.</summary>
+    Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default);
+}
+
+/// <param name="Topic">The topic's name.</param>
+/// <param name="Subscribers">Every live subscription, queue members included.</param>
+/// <param name="QueueGroups">Queue name to its live members.</param>
+/// <param name="Published">Messages accepted on this topic.</param>
+/// <param name="Delivered">Deliveries handed to subscribers: one per subscriber reached per message.</param>
+public sealed record TopicInfo(
+    string Topic,
+    int Subscribers,
+    IReadOnlyDictionary<string, int> QueueGroups,
+    long Published,
+    long Delivered)
+{
+    /// <summary>Messages dropped because a subscriber already held <see cref="SubscribeOptions.MaxPending"/> messages.</summary>
+    public long Dropped { get; init; }
+}

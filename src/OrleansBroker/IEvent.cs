@@ -1,0 +1,21 @@
+namespace OrleansBroker;
+
+/// <summary>What a handler receives (go-micro's broker.Event).</summary>
+public interface IEvent
+{
+    string Topic { get; }
+
+    Message Message { get; }
+
+    /// <summary>Set when the handler failed; <see cref="BrokerOptions.ErrorHandler"/> sees it.</summary>
+    Exception? Error { get; }
+
+    /// <summary>
+    /// Acknowledges the message. Redelivery of unacknowledged messages is not built yet,
+    /// so this completes at once whatever <see cref="SubscribeOptions.AutoAck"/> says.
+    /// </summary>
+    Task AckAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Handles one message of a subscription; the token is cancelled when the subscription ends.</summary>
+public delegate Task MessageHandler(IEvent evt, CancellationToken cancellationToken);

@@ -1,0 +1,12 @@
+namespace OrleansBroker;
+
+/// <summary>One subscription (go-micro's broker.Subscriber). Disposing it unsubscribes.</summary>
+public interface ISubscriber : IAsyncDisposable
+{
+    string Topic { get; }
+
+    SubscribeOptions Options { get; }
+
+    /// <summary>Ends the subscription: once this completes the handler is not called again.</summary>
+    Task UnsubscribeAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,161 @@
+namespace OrleansBroker.Internal;
+
+/// <summary>
+/// The input rules every broker keeps, checked at the API before anything changes
+/// (as NATS' SubjectValidator), so both brokers refuse exactly the same calls.
+/// </summary>
+internal static class Validation
+{
+    public const int MaxNameLength = 255;
+
+    public static void ValidateTopic(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        var error = TopicError(topic);
+        if (error is not null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidTopic, $"Invalid topic '{Printable(topic)}': {error}.");
+        }
+    }
+
+    public static void ValidateQueue(string? queue)
+    {
+        if (queue is null)
+        {
+            return;
+        }
+
+        string? error = queue.Length switch
+        {
+            0 => "it is empty",
+            > MaxNameLength => $"it is longer than {MaxNameLength} characters",
+            _ => null,
+        };
+        foreach (var c in queue)
+        {
+            if (error is not null)
+            {
+                break;
+            }
+
+            if (!IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or '.' or ':'))
+            {
+                error = $"'{Printable(c.ToString())}' is not allowed (use ASCII letters, digits and _ - . :)";
+            }
+        }
+
+        if (error is not null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidQueue, $"Invalid queue '{Printable(queue)}': {error}.");
+        }
+    }
+
+    /// <summary>Checks the header keys and the size against <paramref name="maxMessageBytes"/>.</summary>
+    public static void ValidateMessage(Message message, int maxMessageBytes)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        foreach (var (key, value) in message.Header)
+        {
+            if (string.IsNullOrEmpty(key))
+            {
+                throw new BrokerException(BrokerErrorCode.InvalidHeader, "Invalid header: a key is empty.");
+            }
+
+            foreach (var c in key)
+            {
+                if (char.IsControl(c) || c == ':')
+                {
+                    throw new BrokerException(BrokerErrorCode.InvalidHeader,
+                        $"Invalid header key '{Printable(key)}': it holds a control character or ':'.");
+                }
+            }
+
+            if (value is null)
+            {
+                throw new BrokerException(BrokerErrorCode.InvalidHeader, $"Invalid header '{Printable(key)}': its value is null.");
+            }
+        }
+
+        var size = message.SizeInBytes();
+        if (size > maxMessageBytes)
+        {
+            throw new BrokerException(BrokerErrorCode.MessageTooLarge,
+                $"Message of {size} bytes is larger than MaxMessageBytes ({maxMessageBytes}).");
+        }
+    }
+
+    public static SubscribeOptions ValidateSubscribeOptions(SubscribeOptions? options)
+    {
+        options ??= new SubscribeOptions();
+        ValidateQueue(options.Queue);
+        if (options.MaxPending < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxPending,
+                $"{nameof(SubscribeOptions.MaxPending)} must be at least 1.");
+        }
+
+        return options;
+    }
+
+    private static string? TopicError(string topic)
+    {
+        if (topic.Length == 0)
+        {
+            return "it is empty";
+        }
+
+        if (topic.Length > MaxNameLength)
+        {
+            return $"it is longer than {MaxNameLength} characters";
+        }
+
+        if (topic[0] == '$')
+        {
+            return "a leading '$' is reserved for the broker's own topics";
+        }
+
+        var tokenLength = 0;
+        foreach (var c in topic)
+        {
+            if (c == '.')
+            {
+                if (tokenLength == 0)
+                {
+                    return "it has an empty token";
+                }
+
+                tokenLength = 0;
+                continue;
+            }
+
+            if (c is '*' or '>')
+            {
+                return $"'{c}' is reserved for patterns";
+            }
+
+            if (!IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or ':' or '/'))
+            {
+                return $"'{Printable(c.ToString())}' is not allowed (use ASCII letters, digits and _ - : / in dot-separated tokens)";
+            }
+
+            tokenLength++;
+        }
+
+        return tokenLength == 0 ? "it has an empty token" : null;
+    }
+
+    private static bool IsAsciiLetterOrDigit(char c) => char.IsAsciiLetterOrDigit(c);
+
+    // Error messages stay on one line and readable whatever the caller passed.
+    private static string Printable(string value)
+    {
+        var shown = value.Length > 64 ? value[..64] + "..." : value;
+        return string.Create(shown.Length, shown, (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? '?' : source[i];
+            }
+        });
+    }
+}

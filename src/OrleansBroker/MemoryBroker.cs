@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Logging;
+using OrleansBroker.Internal;
+using OrleansBroker.Memory;
+using OrleansBroker.Subscriptions;
+
+namespace OrleansBroker;
+
+/// <summary>
+/// An in-process broker (go-micro's memory broker, without its faults): queue groups work,
+/// Unsubscribe is finished when it returns, each handler runs on its own loop so handlers may
+/// publish and subscribe, and nothing outlives its subscription.
+/// </summary>
+public sealed class MemoryBroker : IBroker, IBrokerAdmin
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, MemoryTopic> _topics = new(StringComparer.Ordinal);
+    private readonly HashSet<MemorySubscription> _subscriptions = [];
+    private readonly ILogger _logger;
+    private bool _connected;
+
+    public MemoryBroker(BrokerOptions? options = null)
+        : this(options, loggerFactory: null)
+    {
+    }
+
+    /// <param name="loggerFactory">Where handler failures are logged; null: standard error.</param>
+    public MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory)
+    {
+        Options = options ?? new BrokerOptions();
+        _logger = loggerFactory?.CreateLogger(typeof(MemoryBroker).FullName!) ?? new ConsoleErrorLogger(typeof(MemoryBroker).FullName!);
+    }
+
+    public BrokerOptions Options { get; }
+
+    public string Address { get; private set; } = "";
+
+    public bool IsConnected
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _connected;
+            }
+        }
+    }
+
+    public Task ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _connected = true;
+            Address = "memory";
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task DisconnectAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                _topics[subscription.Topic].Remove(subscription);
+                subscription.Dispatcher.Close();
+            }
+
+            _subscriptions.Clear();
+            _connected = false;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateTopic(topic);
+        Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ThrowIfNotConnected();
+            GetOrAddTopic(topic).Publish(message);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
+        SubscribeOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateTopic(topic);
+        ArgumentNullException.ThrowIfNull(handler);
+        options = Validation.ValidateSubscribeOptions(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ThrowIfNotConnected();
+            var subscription = new MemorySubscription(this, topic, options,
+                new HandlerDispatcher(topic, handler, Options, options, _logger));
+            GetOrAddTopic(topic).Add(subscription);
+            _subscriptions.Add(subscription);
+            return Task.FromResult<ISubscriber>(subscription);
+        }
+    }
+
+    public Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            IReadOnlyList<TopicInfo> topics = _topics.Values.Select(t => t.ToInfo()).OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
+            return Task.FromResult(topics);
+        }
+    }
+
+    public Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateTopic(topic);
+        lock (_gate)
+        {
+            return Task.FromResult(_topics.TryGetValue(topic, out var found) ? found.ToInfo() : null);
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(DisconnectAsync());
+
+    public override string ToString() => "memory";
+
+    internal void Remove(MemorySubscription subscription)
+    {
+        lock (_gate)
+        {
+            if (_subscriptions.Remove(subscription))
+            {
+                _topics[subscription.Topic].Remove(subscription);
+            }
+
+            subscription.Dispatcher.Close();
+        }
+    }
+
+    private MemoryTopic GetOrAddTopic(string topic)
+    {
+        if (!_topics.TryGetValue(topic, out var found))
+        {
+            _topics[topic] = found = new MemoryTopic(topic);
+        }
+
+        return found;
+    }
+
+    private void ThrowIfNotConnected()
+    {
+        if (!_connected)
+        {
+            throw new BrokerException(BrokerErrorCode.NotConnected, "The broker is not connected: call ConnectAsync first.");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text;
+
+namespace OrleansBroker;
+
+/// <summary>
+/// A message: headers and a body (go-micro's broker.Message). Immutable, so Orleans passes it
+/// between grains on one silo without copying the body.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansBroker.Message")]
+public sealed class Message
+{
+    private static readonly IReadOnlyDictionary<string, string> EmptyHeader = new Dictionary<string, string>(0);
+
+    // A private copy of the caller's header, so later changes to theirs cannot reach subscribers.
+    [Id(0)] private readonly Dictionary<string, string>? _header;
+    [Id(1)] private readonly ReadOnlyMemory<byte> _body;
+
+    public Message(ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, string>? header = null)
+    {
+        _body = body;
+        if (header is { Count: > 0 })
+        {
+            _header = new Dictionary<string, string>(header.Count, StringComparer.Ordinal);
+            foreach (var (key, value) in header)
+            {
+                _header[key] = value;
+            }
+        }
+    }
+
+    /// <summary>A message whose body is <paramref name="body"/> in UTF-8.</summary>
+    public static Message FromString(string body, IReadOnlyDictionary<string, string>? header = null)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return new Message(Encoding.UTF8.GetBytes(body), header);
+    }
+
+    /// <summary>The headers; empty when there are none.</summary>
+    public IReadOnlyDictionary<string, string> Header => _header ?? EmptyHeader;
+
+    public ReadOnlyMemory<byte> Body => _body;
+
+    /// <summary>The body decoded as UTF-8.</summary>
+    public string BodyAsString() => Encoding.UTF8.GetString(_body.Span);
+
+    /// <summary>Body plus header keys and values in UTF-8: what <see cref="BrokerOptions.MaxMessageBytes"/> limits.</summary>
+    internal long SizeInBytes()
+    {
+        long size = _body.Length;
+        if (_header is not null)
+        {
+            foreach (var (key, value) in _header)
+            {
+                size += Encoding.UTF8.GetByteCount(key) + Encoding.UTF8.GetByteCount(value ?? "");
+            }
+        }
+
+        return size;
+    }
+}
