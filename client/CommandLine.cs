@@ -1,4 +1,5 @@
 using System.Net;
+using OrleansBroker.Internal;
 
 namespace OrleansBroker.Cli;
 
@@ -108,7 +109,7 @@ internal sealed record CommandLine
             throw new UsageException($"an option given does not apply to {command}");
         }
 
-        return new CommandLine
+        var line = new CommandLine
         {
             Command = command,
             Topic = positional.ElementAtOrDefault(1) ?? "",
@@ -119,6 +120,26 @@ internal sealed record CommandLine
             ShowHeaders = showHeaders,
             Gateways = gateways,
         };
+        line.Validate();
+        return line;
+    }
+
+    /// <summary>Applies the broker's own rules to the topic, queue and header, so bad input never needs a silo to be refused.</summary>
+    private void Validate()
+    {
+        try
+        {
+            if (Command != "topics")
+            {
+                Validation.ValidateTopic(Topic);
+                Validation.ValidateQueue(Queue);
+                Validation.ValidateMessage(Message.FromString(Body, Header), new BrokerOptions().MaxMessageBytes);
+            }
+        }
+        catch (BrokerException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
     }
 
     private static DnsEndPoint ParseEndpoint(string value)

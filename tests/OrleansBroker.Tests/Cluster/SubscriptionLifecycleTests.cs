@@ -1,0 +1,108 @@
+using OrleansBroker.Grains;
+using OrleansBroker.Subscriptions;
+using OrleansBroker.Tests.Infrastructure;
+
+namespace OrleansBroker.Tests.Cluster;
+
+/// <summary>Subscriptions in grains: they survive idle collection, and ending them leaves nothing behind.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class SubscriptionLifecycleTests(ClusterFixture fixture)
+{
+    private IClusterClient Client => fixture.Cluster.Client;
+
+    [Fact]
+    public async Task Subscriptions_SurviveForcedIdleCollection()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("idle");
+        var broadcast = new Collector();
+        var member = new Collector();
+        await using var a = await broker.SubscribeAsync(topic, broadcast.Handler);
+        await using var b = await broker.SubscribeAsync(topic, member.Handler, new SubscribeOptions { Queue = "workers" });
+        await broker.PublishAsync(topic, Message.FromString("before"));
+        await broadcast.WaitForCount(1);
+        await member.WaitForCount(1);
+
+        var before = await BrokerActivations();
+        Assert.True(before > 0);
+        await Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Eventually.WaitUntil(async () => await BrokerActivations() < before, "the broker's grains to be collected");
+
+        await broker.PublishAsync(topic, Message.FromString("after"));
+        await broadcast.WaitForCount(2);
+        await member.WaitForCount(2);
+        Assert.Equal(["before", "after"], broadcast.Bodies);
+        Assert.Equal(["before", "after"], member.Bodies);
+        var info = await broker.GetTopicAsync(topic);
+        Assert.Equal(2, info!.Subscribers);
+        Assert.Equal(1, info.QueueGroups["workers"]);
+        Assert.Equal(2, info.Published);
+    }
+
+    [Fact]
+    public async Task Unsubscribe_LeavesNoStateInAnyGrain()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("leave");
+        var sub = (ClusterSubscription)await broker.SubscribeAsync(topic, new Collector().Handler, new SubscribeOptions { Queue = "q" });
+        Assert.True(await Client.GetGrain<ISubscriberGrain>(sub.Id).Renew());
+
+        await sub.UnsubscribeAsync();
+
+        var info = await broker.GetTopicAsync(topic);
+        Assert.Equal(0, info!.Subscribers);
+        Assert.Empty(info.QueueGroups);
+        Assert.False(await Client.GetGrain<ISubscriberGrain>(sub.Id).Renew(), "the subscriber grain forgot the subscription");
+    }
+
+    [Fact]
+    public async Task Disconnect_LeavesNoStateInAnyGrain()
+    {
+        var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("disconnect");
+        var subs = new List<ClusterSubscription>();
+        for (var i = 0; i < 5; i++)
+        {
+            subs.Add((ClusterSubscription)await broker.SubscribeAsync(topic, new Collector().Handler,
+                new SubscribeOptions { Queue = i % 2 == 0 ? null : "q" }));
+        }
+
+        Assert.Equal(5, (await broker.GetTopicAsync(topic))!.Subscribers);
+        await broker.DisconnectAsync();
+
+        await using var admin = new ClusterBroker(Client);
+        var info = await admin.GetTopicAsync(topic);
+        Assert.Equal(0, info!.Subscribers);
+        Assert.Empty(info.QueueGroups);
+        foreach (var sub in subs)
+        {
+            Assert.False(await Client.GetGrain<ISubscriberGrain>(sub.Id).Renew());
+        }
+    }
+
+    [Fact]
+    public async Task UnusedTopic_IsForgottenWhenCollected()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("forgotten");
+        var sub = await broker.SubscribeAsync(topic, new Collector().Handler);
+        await broker.PublishAsync(topic, Message.FromString("x"));
+        await sub.UnsubscribeAsync();
+        Assert.Contains(await broker.ListTopicsAsync(), t => t.Topic == topic);
+
+        await Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        await Eventually.WaitUntil(async () => (await broker.ListTopicsAsync()).All(t => t.Topic != topic), "the unused topic to be forgotten");
+        Assert.Null(await broker.GetTopicAsync(topic));
+    }
+
+    private async Task<int> BrokerActivations()
+    {
+        var stats = await Client.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+        return stats.Where(s => s.GrainType.Contains("TopicGrain") || s.GrainType.Contains("SubscriberGrain")).Sum(s => s.ActivationCount);
+    }
+}

@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace OrleansBroker.Tests.Infrastructure;
+
+/// <summary>
+/// One of the project's programs (silo or client) running as a real process, its output captured
+/// line by line. Disposing kills it and its children, pass or fail.
+/// </summary>
+public sealed class ProgramProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _stdout = new();
+    private readonly ConcurrentQueue<string> _stderr = new();
+
+    private ProgramProcess(Process process)
+    {
+        _process = process;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _stdout.Enqueue(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public IReadOnlyList<string> Stdout => _stdout.ToArray();
+
+    public IReadOnlyList<string> Stderr => _stderr.ToArray();
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts silo/ (the silo host) or client/ (the command-line client), as built beside the tests.</summary>
+    public static ProgramProcess Start(string program, params string[] args)
+    {
+        var dll = Path.Combine(RepositoryRoot, program, "bin", BuildConfiguration, "net10.0", $"OrleansBroker.{char.ToUpperInvariant(program[0])}{program[1..]}.dll");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
+        }
+
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = RepositoryRoot,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return new ProgramProcess(Process.Start(start)!);
+    }
+
+    /// <summary>Runs a program to its end and returns it, for its exit code and output.</summary>
+    public static async Task<ProgramProcess> RunAsync(string program, TimeSpan timeout, params string[] args)
+    {
+        var process = Start(program, args);
+        await process.WaitForExitAsync(timeout);
+        return process;
+    }
+
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"The process did not exit within {timeout}. stdout: {string.Join(" | ", Stdout)} stderr: {string.Join(" | ", Stderr)}");
+        }
+
+        // The exit can be seen before the last lines are read: WaitForExit() with no timeout drains them.
+        _process.WaitForExit();
+    }
+
+    public Task WaitForLine(Func<string, bool> match, string what, TimeSpan timeout) =>
+        Eventually.WaitUntil(() => _stdout.Concat(_stderr).Any(match) || _process.HasExited,
+            what, timeout).ContinueWith(t =>
+        {
+            t.GetAwaiter().GetResult();
+            if (!_stdout.Concat(_stderr).Any(match))
+            {
+                throw new InvalidOperationException($"The process exited ({_process.ExitCode}) before {what}. stdout: {string.Join(" | ", Stdout)} stderr: {string.Join(" | ", Stderr)}");
+            }
+        }, TaskScheduler.Default);
+
+    /// <summary>Asks the process to stop, as Ctrl-C in a terminal or a service manager's SIGTERM would.</summary>
+    public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>A loopback port free at the moment of asking.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    // The tests run from tests/X/bin/<configuration>/net10.0: the programs were built the same way.
+    private static string BuildConfiguration { get; } = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "OrleansBroker.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("OrleansBroker.sln not found above " + AppContext.BaseDirectory);
+    }
+}

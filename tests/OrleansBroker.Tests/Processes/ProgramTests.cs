@@ -1,0 +1,82 @@
+using OrleansBroker.Tests.Infrastructure;
+
+namespace OrleansBroker.Tests.Processes;
+
+/// <summary>The real silo and client programs, as separate processes over real TCP on loopback.</summary>
+public sealed class ProgramTests
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(45);
+
+    [Fact]
+    public async Task SiloAndClients_PassAMessage_ListTheTopic_AndStopCleanly()
+    {
+        var siloPort = ProgramProcess.FreePort();
+        var gatewayPort = ProgramProcess.FreePort();
+        var gateway = $"127.0.0.1:{gatewayPort}";
+        using var silo = ProgramProcess.Start("silo", "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString());
+        await silo.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "the silo to be ready", StartTimeout);
+
+        using var sub = ProgramProcess.Start("client", "--gateway", gateway, "sub", "orders", "--count", "2", "--headers");
+        await sub.WaitForLine(l => l.StartsWith("subscribed to orders"), "the subscription", StartTimeout);
+
+        var topics = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", gateway);
+        Assert.Equal(0, topics.ExitCode);
+        var row = Assert.Single(topics.Stdout, l => l.StartsWith("orders "));
+        Assert.Equal(["orders", "1", "-", "0", "0", "0"], row.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+        var hello = await ProgramProcess.RunAsync("client", RunTimeout, "pub", "orders", "hello", "--header", "k=v", "--gateway", gateway);
+        var world = await ProgramProcess.RunAsync("client", RunTimeout, "pub", "orders", "world", "--gateway", gateway);
+        Assert.Equal(0, hello.ExitCode);
+        Assert.Equal(["published 1 message(s) to orders"], hello.Stdout);
+        Assert.Equal(0, world.ExitCode);
+
+        await sub.WaitForExitAsync(RunTimeout);
+        Assert.Equal(0, sub.ExitCode);
+        Assert.Equal(["[k=v] hello", "[] world"], sub.Stdout);
+
+        // The subscriber unsubscribed on its way out: the topic counts nobody now.
+        var after = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", gateway);
+        Assert.Equal(["orders", "0", "-", "2", "2", "0"],
+            Assert.Single(after.Stdout, l => l.StartsWith("orders ")).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+        silo.Terminate();
+        await silo.WaitForExitAsync(RunTimeout);
+        Assert.Equal(0, silo.ExitCode);
+    }
+
+    [Fact]
+    public async Task Client_NoSiloAnswering_ExitsNonZeroWithOneLine()
+    {
+        var started = DateTime.UtcNow;
+        var client = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", $"127.0.0.1:{ProgramProcess.FreePort()}");
+        Assert.Equal(1, client.ExitCode);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), "an unreachable silo is reported within 30 s");
+        var line = Assert.Single(client.Stderr);
+        Assert.StartsWith("client: no silo answers at 127.0.0.1:", line);
+        Assert.Empty(client.Stdout);
+    }
+
+    [Theory]
+    [InlineData(2, "client: Invalid topic", "pub", "bad topic", "x")]
+    [InlineData(2, "client: unknown command 'frob'", "frob")]
+    [InlineData(2, "client: Invalid queue", "sub", "t", "--queue", "a b")]
+    [InlineData(2, "client: Invalid header", "pub", "t", "x", "--header", "a:b=c")]
+    [InlineData(2, "client: --count wants a positive number", "pub", "t", "x", "--count", "-1")]
+    public async Task Client_BadInput_ExitsNonZeroWithoutAStackTrace(int exitCode, string message, params string[] args)
+    {
+        // The gateway is dead on purpose: bad input is refused before any connection is tried.
+        var client = await ProgramProcess.RunAsync("client", RunTimeout, [.. args, "--gateway", $"127.0.0.1:{ProgramProcess.FreePort()}"]);
+        Assert.Equal(exitCode, client.ExitCode);
+        Assert.StartsWith(message, client.Stderr[0]);
+        Assert.DoesNotContain(client.Stderr, l => l.TrimStart().StartsWith("at "));
+    }
+
+    [Fact]
+    public async Task Silo_BadPort_ExitsWithOneLine()
+    {
+        var silo = await ProgramProcess.RunAsync("silo", RunTimeout, "--gateway-port", "70000");
+        Assert.Equal(2, silo.ExitCode);
+        Assert.Equal(["silo: Broker:GatewayPort must be a port number (1-65535); it is 70000"], silo.Stderr);
+    }
+}
