@@ -130,9 +130,12 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
 
     public async Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
     {
-        var names = await CallClusterAsync(() => _client.GetGrain<ITopicDirectoryGrain>(0).List(), cancellationToken).ConfigureAwait(false);
+        // Every topic in use is active: its subscribers' lease renewals keep it so, and an unused
+        // topic is forgotten when collected. So the cluster's active topic grains are the topics.
+        var active = await CallClusterAsync(
+            () => _client.GetGrain<IManagementGrain>(0).GetActiveGrains(GrainType.Create(BrokerGrainTypes.Topic)).AsTask(), cancellationToken).ConfigureAwait(false);
         var snapshots = await CallClusterAsync(
-            () => Task.WhenAll(names.Select(name => _client.GetGrain<ITopicGrain>(name).GetInfo())), cancellationToken).ConfigureAwait(false);
+            () => Task.WhenAll(active.Distinct().Select(id => _client.GetGrain<ITopicGrain>(id.Key.ToString()!).GetInfo())), cancellationToken).ConfigureAwait(false);
         return snapshots.OfType<TopicSnapshot>().Select(s => s.ToInfo()).OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
     }
 
@@ -191,20 +194,38 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
                 return;
             }
 
-            await Task.WhenAll(_subscriptions.Values.Select(RenewAsync)).ConfigureAwait(false);
+            var renewed = await Task.WhenAll(_subscriptions.Values.Select(RenewAsync)).ConfigureAwait(false);
+            if (renewed.Contains(RenewOutcome.ClientDisposed))
+            {
+                // The cluster client was disposed under this broker: nothing can be renewed any more.
+                return;
+            }
         }
     }
 
-    private async Task RenewAsync(ClusterSubscription subscription)
+    private async Task<RenewOutcome> RenewAsync(ClusterSubscription subscription)
     {
         try
         {
             await subscription.RenewAsync().ConfigureAwait(false);
+            return RenewOutcome.Renewed;
+        }
+        catch (ObjectDisposedException)
+        {
+            return RenewOutcome.ClientDisposed;
         }
         catch (Exception ex)
         {
             LogWarningRenewFailed(_logger, ex, subscription.Topic);
+            return RenewOutcome.Failed;
         }
+    }
+
+    private enum RenewOutcome
+    {
+        Renewed,
+        Failed,
+        ClientDisposed,
     }
 
     private void ThrowIfNotConnected()

@@ -11,6 +11,7 @@ namespace OrleansBroker.Server.Grains;
 /// new batches are taken while a delivery is in flight; every turn runs on the grain's one thread.
 /// </summary>
 [Reentrant]
+[GrainType(BrokerGrainTypes.Subscriber)]
 internal sealed partial class SubscriberGrain(
     [PersistentState("subscription", BrokerSiloOptions.StorageName)] IPersistentState<SubscriberState> state,
     IOptions<BrokerSiloOptions> options,
@@ -23,7 +24,7 @@ internal sealed partial class SubscriberGrain(
     private readonly List<DeliveryBatch> _ready = [];
     private readonly Queue<Message[]> _pending = new();
     private int _pendingCount;
-    private bool _pumping;
+    private Task? _pump;
     private DateTime _leaseEnds;
     private IGrainTimer? _leaseTimer;
     private Task? _ending;
@@ -32,16 +33,16 @@ internal sealed partial class SubscriberGrain(
 
     private SubscriptionSpec? Spec => state.State.Spec;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // After idle collection or a move the old lease is unknown: grant a fresh one, so a dead
-        // client costs at most one more lease.
-        if (Spec is not null)
+        if (Spec is { } spec)
         {
+            // Back after idle collection or a move. The old lease is unknown: grant a fresh one, so
+            // a dead client costs at most one more lease. The place in the topic's stream is lost
+            // with the old activation: ask the topic for a new stream.
             StartLease();
+            await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Subscribe(Id, spec.Queue, restartStream: true);
         }
-
-        return Task.CompletedTask;
     }
 
     public async Task<TimeSpan> Attach(SubscriptionSpec spec, IMessageObserver observer)
@@ -55,15 +56,19 @@ internal sealed partial class SubscriberGrain(
         return _lease;
     }
 
-    public Task<bool> Renew()
+    public async Task<bool> Renew()
     {
-        if (Spec is null || _ending is not null)
+        if (Spec is not { } spec || _ending is not null)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         _leaseEnds = DateTime.UtcNow + _lease;
-        return Task.FromResult(true);
+
+        // The topic may have lost this subscription (its silo died, and its storage with it):
+        // re-joining is idempotent and costs the topic nothing when it still knows us.
+        await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Subscribe(Id, spec.Queue);
+        return true;
     }
 
     public Task Detach() => EndAsync();
@@ -95,9 +100,9 @@ internal sealed partial class SubscriberGrain(
             _ = GrainFactory.GetGrain<ITopicGrain>(Spec.Topic).AddDropped(dropped);
         }
 
-        if (!_pumping && _pending.Count > 0)
+        if (_pump is null && _pending.Count > 0)
         {
-            _ = PumpAsync();
+            _pump = PumpAsync();
         }
 
         return Task.CompletedTask;
@@ -118,9 +123,23 @@ internal sealed partial class SubscriberGrain(
         return messages.Length - taken.Length;
     }
 
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Idle collection or a silo shutting down: hand over what is buffered rather than drop it.
+        if (_pump is null && _pending.Count > 0)
+        {
+            _pump = PumpAsync();
+        }
+
+        if (_pump is { } pump)
+        {
+            await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+        }
+    }
+
     private async Task PumpAsync()
     {
-        _pumping = true;
+        await Task.Yield();
         try
         {
             while (_pending.Count > 0 && state.State.Observer is { } observer)
@@ -144,7 +163,7 @@ internal sealed partial class SubscriberGrain(
         }
         finally
         {
-            _pumping = false;
+            _pump = null;
         }
     }
 

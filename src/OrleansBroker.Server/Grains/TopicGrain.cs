@@ -8,6 +8,7 @@ namespace OrleansBroker.Server.Grains;
 /// one per queue-group member it picks, numbering each subscription's batches so the subscriber
 /// can restore their order. It never awaits a subscriber, so none can stall the topic.
 /// </summary>
+[GrainType(BrokerGrainTypes.Topic)]
 internal sealed partial class TopicGrain(
     [PersistentState("topic", BrokerSiloOptions.StorageName)] IPersistentState<TopicState> state,
     ILogger<TopicGrain> logger) : Grain, ITopicGrain
@@ -30,27 +31,20 @@ internal sealed partial class TopicGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (!state.State.Listed)
-        {
-            return;
-        }
-
         // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
         // one with subscribers keeps its counters.
-        if (_targets.Count == 0)
-        {
-            await GrainFactory.GetGrain<ITopicDirectoryGrain>(0).Remove(Topic);
-            await state.ClearStateAsync();
-        }
-        else
+        if (_targets.Count > 0)
         {
             await state.WriteStateAsync();
         }
+        else if (state.RecordExists)
+        {
+            await state.ClearStateAsync();
+        }
     }
 
-    public async Task Publish(Immutable<Message[]> messages)
+    public Task Publish(Immutable<Message[]> messages)
     {
-        await ListAsync();
         var batch = messages.Value;
         state.State.Published += batch.Length;
         foreach (var target in _broadcast)
@@ -62,19 +56,25 @@ internal sealed partial class TopicGrain(
         {
             group.Distribute(batch, this);
         }
+
+        return Task.CompletedTask;
     }
 
-    public async Task Subscribe(string subscriptionId, string? queue)
+    public async Task Subscribe(string subscriptionId, string? queue, bool restartStream = false)
     {
         if (_targets.TryGetValue(subscriptionId, out var existing) && existing.Queue == queue)
         {
+            if (restartStream)
+            {
+                existing.RestartStream();
+            }
+
             return;
         }
 
         RemoveTarget(subscriptionId);
         AddTarget(subscriptionId, queue);
         state.State.Subscriptions[subscriptionId] = queue;
-        await ListAsync();
         await state.WriteStateAsync();
     }
 
@@ -94,7 +94,8 @@ internal sealed partial class TopicGrain(
         return Task.CompletedTask;
     }
 
-    public Task<TopicSnapshot?> GetInfo() => Task.FromResult(state.State.Listed
+    /// <summary>Null while the topic is unused: no subscriber, nothing published, nothing stored.</summary>
+    public Task<TopicSnapshot?> GetInfo() => Task.FromResult(_targets.Count > 0 || state.State.Published > 0 || state.RecordExists
         ? new TopicSnapshot
         {
             Topic = Topic,
@@ -110,16 +111,6 @@ internal sealed partial class TopicGrain(
     {
         state.State.Delivered += messages.Length;
         _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages));
-    }
-
-    /// <summary>Enters the topic in the directory the first time it is used, so admin listings find it.</summary>
-    private async Task ListAsync()
-    {
-        if (!state.State.Listed)
-        {
-            await GrainFactory.GetGrain<ITopicDirectoryGrain>(0).Add(Topic);
-            state.State.Listed = true;
-        }
     }
 
     private void AddTarget(string id, string? queue)
@@ -172,8 +163,14 @@ internal sealed partial class TopicGrain(
         public string Id { get; } = id;
         public string? Queue { get; } = queue;
         public ISubscriberGrain Grain { get; } = grain;
-        public Guid Stream { get; } = Guid.NewGuid();
+        public Guid Stream { get; private set; } = Guid.NewGuid();
         public long NextSequence { get; set; }
+
+        public void RestartStream()
+        {
+            Stream = Guid.NewGuid();
+            NextSequence = 0;
+        }
     }
 
     /// <summary>A queue group: each message goes to exactly one member, the members taking turns.</summary>

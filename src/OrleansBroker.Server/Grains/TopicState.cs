@@ -5,7 +5,6 @@ namespace OrleansBroker.Server.Grains;
 internal sealed class TopicState
 {
     [Id(0)] public Dictionary<string, string?> Subscriptions { get; set; } = new(StringComparer.Ordinal);
-    [Id(1)] public bool Listed { get; set; }
     [Id(2)] public long Published { get; set; }
     [Id(3)] public long Delivered { get; set; }
     [Id(4)] public long Dropped { get; set; }

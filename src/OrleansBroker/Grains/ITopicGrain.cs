@@ -11,9 +11,12 @@ public interface ITopicGrain : IGrainWithStringKey
     [Alias("Publish")]
     Task Publish(Immutable<Message[]> messages);
 
-    /// <summary>Adds (or re-adds) a subscription; idempotent.</summary>
+    /// <summary>
+    /// Adds (or re-adds) a subscription; idempotent. <paramref name="restartStream"/>: the
+    /// subscription's grain came back without its place in the stream, so number its batches from 0 again.
+    /// </summary>
     [Alias("Subscribe")]
-    Task Subscribe(string subscriptionId, string? queue);
+    Task Subscribe(string subscriptionId, string? queue, bool restartStream = false);
 
     /// <summary>Removes a subscription; idempotent.</summary>
     [Alias("Unsubscribe")]
