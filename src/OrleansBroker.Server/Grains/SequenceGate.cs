@@ -4,79 +4,87 @@ namespace OrleansBroker.Server.Grains;
 
 /// <summary>
 /// Puts a subscription's batches back in the topic's order. The topic numbers the batches of each
-/// subscription from 0 within a stream, and starts a new stream each time it adds the subscription
-/// (or the subscription's grain comes back after a move). Orleans may reorder one-way calls, above
-/// all the first ones to a grain whose address is not cached yet, so a batch that arrives early is
-/// held until the gap fills, a repeated one is dropped, and batches of a stream already left behind
-/// are dropped too.
+/// subscription from 0 within a stream; a stream is named by a number that grows each time the
+/// topic (re)starts the subscription's stream. Orleans may reorder one-way calls, above all the
+/// first ones to a grain whose address is not cached yet, so a batch that arrives early is held
+/// until the gap fills, a repeated one is dropped, and so is a batch of an older stream. A gap
+/// that lasts longer than <see cref="GapTimeout"/> (or holds back <see cref="MaxHeld"/> batches)
+/// is given up on: its batch was lost, with an activation that died, and delivery goes on.
 /// </summary>
 internal sealed class SequenceGate
 {
-    // A gap that outlasts this many held batches is given up on (its batch is lost), so a lost
-    // one-way call can never stop delivery.
     internal const int MaxHeld = 1024;
-    private const int RetiredStreamsKept = 16;
+    internal static readonly TimeSpan GapTimeout = TimeSpan.FromSeconds(1);
 
     private readonly SortedDictionary<long, DeliveryBatch> _held = [];
-    private readonly Queue<Guid> _retired = new();
-    private Guid _stream;
     private long _next;
+    private DateTime _gapSince;
 
-    /// <summary>Adds to <paramref name="ready"/> the batches that can now be delivered, in order.</summary>
-    public void Accept(DeliveryBatch batch, List<DeliveryBatch> ready)
+    /// <summary>The newest stream seen; 0 before the first batch.</summary>
+    public long Stream { get; private set; }
+
+    /// <summary>Batches are waiting for a gap to fill; call <see cref="Flush"/> later to give up on it.</summary>
+    public bool HasGap => _held.Count > 0;
+
+    /// <summary>
+    /// Adds to <paramref name="ready"/> the batches that can now be delivered, in order. Returns false
+    /// when the batch belongs to an older stream than the gate follows (and was dropped).
+    /// </summary>
+    public bool Accept(DeliveryBatch batch, List<DeliveryBatch> ready, DateTime now)
     {
-        if (batch.Stream != _stream)
+        if (batch.Stream < Stream)
         {
-            if (_retired.Contains(batch.Stream))
-            {
-                return;
-            }
+            return false;
+        }
 
-            Retire(_stream);
-            _stream = batch.Stream;
+        if (batch.Stream > Stream)
+        {
+            Stream = batch.Stream;
             _next = 0;
             _held.Clear();
         }
 
-        if (batch.Sequence < _next)
-        {
-            return;
-        }
-
-        if (batch.Sequence > _next)
-        {
-            _held[batch.Sequence] = batch;
-            if (_held.Count <= MaxHeld)
-            {
-                return;
-            }
-
-            _next = _held.Keys.First();
-        }
-        else
+        if (batch.Sequence == _next)
         {
             ready.Add(batch);
             _next++;
+            Drain(ready, now);
+        }
+        else if (batch.Sequence > _next)
+        {
+            if (_held.Count == 0)
+            {
+                _gapSince = now;
+            }
+
+            _held[batch.Sequence] = batch;
+            Flush(ready, now);
         }
 
+        return true;
+    }
+
+    /// <summary>Gives up on a gap that has lasted too long, handing over what waited behind it.</summary>
+    public void Flush(List<DeliveryBatch> ready, DateTime now)
+    {
+        if (_held.Count > 0 && (_held.Count > MaxHeld || now - _gapSince >= GapTimeout))
+        {
+            _next = _held.Keys.First();
+            Drain(ready, now);
+        }
+    }
+
+    private void Drain(List<DeliveryBatch> ready, DateTime now)
+    {
         while (_held.Remove(_next, out var next))
         {
             ready.Add(next);
             _next++;
         }
-    }
 
-    private void Retire(Guid stream)
-    {
-        if (stream == Guid.Empty)
+        if (_held.Count > 0)
         {
-            return;
-        }
-
-        _retired.Enqueue(stream);
-        if (_retired.Count > RetiredStreamsKept)
-        {
-            _retired.Dequeue();
+            _gapSince = now;
         }
     }
 }

@@ -27,9 +27,13 @@ internal sealed partial class SubscriberGrain(
     private Task? _pump;
     private DateTime _leaseEnds;
     private IGrainTimer? _leaseTimer;
+    private IGrainTimer? _gapTimer;
     private Task? _ending;
+    private long _restartAsked;
 
     private string Id => this.GetPrimaryKeyString();
+
+    private ITopicGrain Topic(SubscriptionSpec spec) => GrainFactory.GetGrain<ITopicGrain>(spec.Topic);
 
     private SubscriptionSpec? Spec => state.State.Spec;
 
@@ -41,7 +45,7 @@ internal sealed partial class SubscriberGrain(
             // a dead client costs at most one more lease. The place in the topic's stream is lost
             // with the old activation: ask the topic for a new stream.
             StartLease();
-            await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Subscribe(Id, spec.Queue, restartStream: true);
+            await Topic(spec).Subscribe(Id, spec.Queue, restartStream: true);
         }
     }
 
@@ -52,7 +56,10 @@ internal sealed partial class SubscriberGrain(
         _ending = null;
         StartLease();
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Subscribe(Id, spec.Queue);
+
+        // A new stream even when the topic still has this subscription: this activation may be a
+        // new one (its state lost with its silo) and cannot know where the old stream had got to.
+        await Topic(spec).Subscribe(Id, spec.Queue, _gate.Stream, restartStream: true);
         return _lease;
     }
 
@@ -67,7 +74,7 @@ internal sealed partial class SubscriberGrain(
 
         // The topic may have lost this subscription (its silo died, and its storage with it):
         // re-joining is idempotent and costs the topic nothing when it still knows us.
-        await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Subscribe(Id, spec.Queue);
+        await Topic(spec).Subscribe(Id, spec.Queue, _gate.Stream);
         return true;
     }
 
@@ -88,24 +95,65 @@ internal sealed partial class SubscriberGrain(
         }
 
         _ready.Clear();
-        _gate.Accept(batch, _ready);
+        if (!_gate.Accept(batch, _ready, DateTime.UtcNow) && _restartAsked < _gate.Stream)
+        {
+            // The topic sends an older stream than one seen here (it came back on a silo whose
+            // clock is behind): ask it, once per stream, for a new one.
+            _restartAsked = _gate.Stream;
+            _ = Topic(Spec).Subscribe(Id, Spec.Queue, _gate.Stream, restartStream: true);
+        }
+
+        if (_gate.HasGap)
+        {
+            _gapTimer ??= this.RegisterGrainTimer(FlushGapAsync, new GrainTimerCreationOptions(SequenceGate.GapTimeout, SequenceGate.GapTimeout) { Interleave = true });
+        }
+
+        EnqueueReady();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A gap still open after its timeout is given up on, even when no more batches come to trigger it.</summary>
+    private Task FlushGapAsync(CancellationToken cancellationToken)
+    {
+        if (Spec is not null)
+        {
+            _ready.Clear();
+            _gate.Flush(_ready, DateTime.UtcNow);
+            EnqueueReady();
+        }
+
+        if (!_gate.HasGap)
+        {
+            _gapTimer?.Dispose();
+            _gapTimer = null;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Queues the batches the gate released and makes sure the pump runs.</summary>
+    private void EnqueueReady()
+    {
+        if (Spec is not { } spec)
+        {
+            return;
+        }
+
         long dropped = 0;
         foreach (var ready in _ready)
         {
-            dropped += Enqueue(ready.Messages, Spec.MaxPending);
+            dropped += Enqueue(ready.Messages, spec.MaxPending);
         }
 
         if (dropped > 0)
         {
-            _ = GrainFactory.GetGrain<ITopicGrain>(Spec.Topic).AddDropped(dropped);
+            _ = Topic(spec).AddDropped(dropped);
         }
 
         if (_pump is null && _pending.Count > 0)
         {
             _pump = PumpAsync();
         }
-
-        return Task.CompletedTask;
     }
 
     /// <summary>Queues what fits under <paramref name="maxPending"/>; returns how many messages did not.</summary>
@@ -214,9 +262,11 @@ internal sealed partial class SubscriberGrain(
         _pendingCount = 0;
         _leaseTimer?.Dispose();
         _leaseTimer = null;
+        _gapTimer?.Dispose();
+        _gapTimer = null;
         if (Spec is { } spec)
         {
-            await GrainFactory.GetGrain<ITopicGrain>(spec.Topic).Unsubscribe(Id);
+            await Topic(spec).Unsubscribe(Id);
             await state.ClearStateAsync();
         }
 

@@ -16,6 +16,7 @@ internal sealed partial class TopicGrain(
     private readonly List<Target> _broadcast = [];
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
+    private long _lastStream;
 
     private string Topic => this.GetPrimaryKeyString();
 
@@ -60,20 +61,20 @@ internal sealed partial class TopicGrain(
         return Task.CompletedTask;
     }
 
-    public async Task Subscribe(string subscriptionId, string? queue, bool restartStream = false)
+    public async Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
     {
         if (_targets.TryGetValue(subscriptionId, out var existing) && existing.Queue == queue)
         {
-            if (restartStream)
+            if (restartStream || existing.Stream < minimumStream)
             {
-                existing.RestartStream();
+                existing.StartStream(NextStream(minimumStream));
             }
 
             return;
         }
 
         RemoveTarget(subscriptionId);
-        AddTarget(subscriptionId, queue);
+        AddTarget(subscriptionId, queue, minimumStream);
         state.State.Subscriptions[subscriptionId] = queue;
         await state.WriteStateAsync();
     }
@@ -113,9 +114,20 @@ internal sealed partial class TopicGrain(
         _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages));
     }
 
-    private void AddTarget(string id, string? queue)
+    /// <summary>
+    /// A stream number above any this topic handed out and above <paramref name="minimum"/>. Based on
+    /// the clock, so a topic that came back on another silo (and forgot its numbers) still numbers
+    /// upwards; a subscriber that sees an older number asks for a new stream above the one it knows.
+    /// </summary>
+    private long NextStream(long minimum)
     {
-        var target = new Target(id, queue, GrainFactory.GetGrain<ISubscriberGrain>(id));
+        _lastStream = Math.Max(Math.Max(DateTime.UtcNow.Ticks, minimum + 1), _lastStream + 1);
+        return _lastStream;
+    }
+
+    private void AddTarget(string id, string? queue, long minimumStream = 0)
+    {
+        var target = new Target(id, queue, GrainFactory.GetGrain<ISubscriberGrain>(id), NextStream(minimumStream));
         _targets[id] = target;
         if (queue is null)
         {
@@ -158,17 +170,17 @@ internal sealed partial class TopicGrain(
     private static partial void LogWarningDropped(ILogger logger, string topic, long count);
 
     /// <summary>A subscription as the topic sees it: where to send, and the next batch number of its stream.</summary>
-    private sealed class Target(string id, string? queue, ISubscriberGrain grain)
+    private sealed class Target(string id, string? queue, ISubscriberGrain grain, long stream)
     {
         public string Id { get; } = id;
         public string? Queue { get; } = queue;
         public ISubscriberGrain Grain { get; } = grain;
-        public Guid Stream { get; private set; } = Guid.NewGuid();
+        public long Stream { get; private set; } = stream;
         public long NextSequence { get; set; }
 
-        public void RestartStream()
+        public void StartStream(long stream)
         {
-            Stream = Guid.NewGuid();
+            Stream = stream;
             NextSequence = 0;
         }
     }

@@ -33,11 +33,12 @@ public sealed record SubscriptionSpec(
 
 /// <summary>
 /// A batch from a topic to one subscription. <see cref="Stream"/> names the run of sequence numbers
-/// the topic started when it added the subscription, so the subscriber can put batches back in order.
+/// the topic started when it added the subscription (a later run has a larger number), so the
+/// subscriber can put batches back in order.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansBroker.DeliveryBatch")]
 public sealed record DeliveryBatch(
     [property: Id(0)] string Topic,
-    [property: Id(1)] Guid Stream,
+    [property: Id(1)] long Stream,
     [property: Id(2)] long Sequence,
     [property: Id(3)] Message[] Messages);

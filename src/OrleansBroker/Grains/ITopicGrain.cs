@@ -12,11 +12,13 @@ public interface ITopicGrain : IGrainWithStringKey
     Task Publish(Immutable<Message[]> messages);
 
     /// <summary>
-    /// Adds (or re-adds) a subscription; idempotent. <paramref name="restartStream"/>: the
-    /// subscription's grain came back without its place in the stream, so number its batches from 0 again.
+    /// Adds (or re-adds) a subscription; idempotent. A stream started for it is numbered above
+    /// <paramref name="minimumStream"/>, the newest the subscriber has seen. <paramref name="restartStream"/>:
+    /// the subscriber lost its place in its stream (it came back after a move, or saw an older
+    /// stream), so start a new one.
     /// </summary>
     [Alias("Subscribe")]
-    Task Subscribe(string subscriptionId, string? queue, bool restartStream = false);
+    Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false);
 
     /// <summary>Removes a subscription; idempotent.</summary>
     [Alias("Unsubscribe")]

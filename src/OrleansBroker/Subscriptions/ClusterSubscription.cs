@@ -44,12 +44,20 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
 
     public bool IsEnded => Volatile.Read(ref _ended) != 0;
 
+    /// <summary>When the lease was last granted or renewed.</summary>
+    public DateTime RenewedAt { get; private set; }
+
+    /// <summary>A third of the lease has passed since it was last renewed (and the subscription is attached).</summary>
+    public bool IsRenewalDue(DateTime now) => !IsEnded && Lease > TimeSpan.Zero && now - RenewedAt >= Lease / 3;
+
     public Task OnMessages(Immutable<Message[]> messages) => Dispatcher.PostAsync(messages.Value).AsTask();
 
     /// <summary>Binds the SubscriberGrain to this observer and joins the topic.</summary>
     public async Task AttachAsync()
     {
+        var now = DateTime.UtcNow;
         Lease = await _grain.Attach(new SubscriptionSpec(Topic, Options.Queue, Options.MaxPending), _reference).ConfigureAwait(false);
+        RenewedAt = now;
     }
 
     /// <summary>Extends the lease, re-attaching when the silo has lost the subscription.</summary>
@@ -60,7 +68,12 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
             return;
         }
 
-        if (!await _grain.Renew().ConfigureAwait(false) && !IsEnded)
+        var now = DateTime.UtcNow;
+        if (await _grain.Renew().ConfigureAwait(false))
+        {
+            RenewedAt = now;
+        }
+        else if (!IsEnded)
         {
             await AttachAsync().ConfigureAwait(false);
         }

@@ -5,17 +5,18 @@ namespace OrleansBroker.Tests.Unit;
 
 public sealed class SequenceGateTests
 {
-    private static readonly Guid StreamA = Guid.NewGuid();
-    private static readonly Guid StreamB = Guid.NewGuid();
+    private static readonly DateTime Now = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private const long StreamA = 100;
+    private const long StreamB = 200;
 
-    private static DeliveryBatch Batch(Guid stream, long sequence) => new("t", stream, sequence, []);
+    private static DeliveryBatch Batch(long stream, long sequence) => new("t", stream, sequence, []);
 
     private static List<long> Accept(SequenceGate gate, params DeliveryBatch[] batches)
     {
         var ready = new List<DeliveryBatch>();
         foreach (var batch in batches)
         {
-            gate.Accept(batch, ready);
+            gate.Accept(batch, ready, Now);
         }
 
         return ready.Select(b => b.Sequence).ToList();
@@ -38,8 +39,36 @@ public sealed class SequenceGateTests
         Assert.Equal([0, 1, 0, 1, 2], Accept(new SequenceGate(), Batch(StreamA, 0), Batch(StreamA, 1), Batch(StreamB, 1), Batch(StreamB, 0), Batch(StreamB, 2)));
 
     [Fact]
-    public void LeftBehindStream_IsDropped_WithoutLosingTheNewOne() =>
-        Assert.Equal([0, 1], Accept(new SequenceGate(), Batch(StreamA, 7), Batch(StreamB, 0), Batch(StreamA, 8), Batch(StreamB, 1)));
+    public void OlderStream_IsDropped_WithoutLosingTheNewOne() =>
+        Assert.Equal([0, 1], Accept(new SequenceGate(), Batch(StreamB, 1), Batch(StreamA, 7), Batch(StreamB, 0), Batch(StreamA, 8)));
+
+    [Fact]
+    public void OlderStream_IsReportedStale()
+    {
+        var gate = new SequenceGate();
+        Assert.True(gate.Accept(Batch(StreamB, 0), [], Now));
+        Assert.False(gate.Accept(Batch(StreamA, 0), [], Now));
+        Assert.Equal(StreamB, gate.Stream);
+    }
+
+    [Fact]
+    public void Gap_IsGivenUpOnAfterItsTimeout()
+    {
+        var gate = new SequenceGate();
+        var ready = new List<DeliveryBatch>();
+        gate.Accept(Batch(StreamA, 1), ready, Now);
+        gate.Accept(Batch(StreamA, 2), ready, Now);
+        gate.Flush(ready, Now + SequenceGate.GapTimeout / 2);
+        Assert.Empty(ready);
+        Assert.True(gate.HasGap);
+
+        gate.Flush(ready, Now + SequenceGate.GapTimeout);
+        Assert.Equal([1, 2], ready.Select(b => b.Sequence));
+        Assert.False(gate.HasGap);
+
+        gate.Accept(Batch(StreamA, 0), ready, Now + SequenceGate.GapTimeout);
+        Assert.Equal([1, 2], ready.Select(b => b.Sequence));
+    }
 
     [Fact]
     public void LostBatch_IsGivenUpOnPastMaxHeld()
