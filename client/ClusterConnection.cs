@@ -2,7 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
 using Orleans.Hosting;
+using OrleansBroker.Internal;
+using StackExchange.Redis;
 
 namespace OrleansBroker.Cli;
 
@@ -22,17 +25,36 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public ClusterBroker Broker { get; }
 
-    public static async Task<ClusterConnection> ConnectAsync(IReadOnlyList<DnsEndPoint> gateways, CancellationToken cancellationToken)
+    public static async Task<ClusterConnection> ConnectAsync(CommandLine command, CancellationToken cancellationToken)
     {
         var endpoints = new List<IPEndPoint>();
-        foreach (var gateway in gateways)
+        if (command.Redis is null)
         {
-            endpoints.Add(await ResolveAsync(gateway, cancellationToken));
+            foreach (var gateway in command.Gateways)
+            {
+                endpoints.Add(await ResolveAsync(gateway, cancellationToken));
+            }
         }
 
         // No logging providers: the client speaks only through its own one-line messages.
         var host = new HostBuilder()
-            .UseOrleansClient(client => client.UseStaticClustering(endpoints.ToArray()))
+            .UseOrleansClient(client =>
+            {
+                // Gateways refuse clients of another cluster: name the silos' cluster (and service).
+                client.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = command.ClusterId;
+                    o.ServiceId = command.ClusterId;
+                });
+                if (command.Redis is { } redis)
+                {
+                    client.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+                }
+                else
+                {
+                    client.UseStaticClustering(endpoints.ToArray());
+                }
+            })
             .Build();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);
@@ -44,8 +66,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
         {
             host.Dispose();
             cancellationToken.ThrowIfCancellationRequested();
-            var where = string.Join(", ", gateways.Select(g => $"{g.Host}:{g.Port}"));
-            var why = ex is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:0} s" : ex.GetBaseException().Message;
+            var where = command.Redis is { } r ? $"Redis {r} (cluster '{command.ClusterId}')" : string.Join(", ", command.Gateways.Select(g => $"{g.Host}:{g.Port}"));
+            var why = ex is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:0} s" : ErrorText.FirstLine(ex.GetBaseException());
             throw new BrokerException(BrokerErrorCode.Unavailable, $"no silo answers at {where}: {why}", ex);
         }
 

@@ -7,11 +7,13 @@ namespace OrleansBroker.Cli;
 internal sealed record CommandLine
 {
     public const string Usage = """
-        usage: client [--gateway host:port]... COMMAND
-          pub TOPIC BODY [--header k=v]... [--count N]   publish BODY (N times)
+        usage: client [--gateway host:port]... [--redis CONNECTION [--cluster-id ID]] COMMAND
+          pub TOPIC BODY [--header k=v]... [--count N] [--rate R]
+                                                         publish BODY (N times, R per second; {n} in BODY becomes 1..N)
           sub TOPIC [--queue Q] [--count N] [--headers]  print messages as they arrive
           topics                                         list topics and their figures
-        The default gateway is localhost:30000.
+        The default gateway is localhost:30000. With --redis (or Broker__Redis in the environment)
+        the client finds the silos through Redis membership, as silos started with --clustering Redis do.
         """;
 
     public required string Command { get; init; }
@@ -19,17 +21,29 @@ internal sealed record CommandLine
     public string Body { get; init; } = "";
     public Dictionary<string, string> Header { get; init; } = new(StringComparer.Ordinal);
     public long? Count { get; init; }
+
+    /// <summary>Messages per second for pub; null: as fast as the broker takes them.</summary>
+    public double? Rate { get; init; }
     public string? Queue { get; init; }
     public bool ShowHeaders { get; init; }
     public List<DnsEndPoint> Gateways { get; init; } = [];
 
+    /// <summary>Find the cluster through Redis membership at this connection string instead of fixed gateways.</summary>
+    public string? Redis { get; init; }
+
+    public string ClusterId { get; init; } = "orleansbroker";
+
     /// <summary>Parses <paramref name="args"/>; throws <see cref="UsageException"/> with a one-line message.</summary>
-    public static CommandLine Parse(IReadOnlyList<string> args)
+    public static CommandLine Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
     {
+        environment ??= Environment.GetEnvironmentVariable;
+        var redis = NullIfEmpty(environment("Broker__Redis"));
+        var clusterId = NullIfEmpty(environment("Broker__ClusterId")) ?? "orleansbroker";
         var positional = new List<string>();
         var gateways = new List<DnsEndPoint>();
         var header = new Dictionary<string, string>(StringComparer.Ordinal);
         long? count = null;
+        double? rate = null;
         string? queue = null;
         var showHeaders = false;
 
@@ -56,8 +70,20 @@ internal sealed record CommandLine
                     var text = Value();
                     count = long.TryParse(text, out var n) && n > 0 ? n : throw new UsageException($"--count wants a positive number, not '{text}'");
                     break;
+                case "--rate":
+                    var rateText = Value();
+                    rate = double.TryParse(rateText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var r) && r > 0
+                        ? r
+                        : throw new UsageException($"--rate wants a positive number of messages per second, not '{rateText}'");
+                    break;
                 case "--queue":
                     queue = Value();
+                    break;
+                case "--redis":
+                    redis = Value();
+                    break;
+                case "--cluster-id":
+                    clusterId = Value();
                     break;
                 case "--headers":
                     showHeaders = true;
@@ -73,6 +99,11 @@ internal sealed record CommandLine
                     positional.Add(arg);
                     break;
             }
+        }
+
+        if (redis is not null && gateways.Count > 0)
+        {
+            throw new UsageException("give --gateway or --redis, not both");
         }
 
         if (gateways.Count == 0)
@@ -101,8 +132,8 @@ internal sealed record CommandLine
         var allowed = command switch
         {
             "pub" => queue is null && !showHeaders,
-            "sub" => header.Count == 0,
-            _ => queue is null && !showHeaders && header.Count == 0 && count is null,
+            "sub" => header.Count == 0 && rate is null,
+            _ => queue is null && !showHeaders && header.Count == 0 && count is null && rate is null,
         };
         if (!allowed)
         {
@@ -116,9 +147,12 @@ internal sealed record CommandLine
             Body = positional.ElementAtOrDefault(2) ?? "",
             Header = header,
             Count = count,
+            Rate = rate,
             Queue = queue,
             ShowHeaders = showHeaders,
             Gateways = gateways,
+            Redis = redis,
+            ClusterId = clusterId,
         };
         line.Validate();
         return line;
@@ -141,6 +175,8 @@ internal sealed record CommandLine
             throw new UsageException(ex.Message);
         }
     }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static DnsEndPoint ParseEndpoint(string value)
     {

@@ -11,31 +11,36 @@ internal static class Commands
     public static async Task<int> PublishAsync(ClusterBroker broker, CommandLine command, TextWriter output, CancellationToken cancellationToken)
     {
         var count = command.Count ?? 1;
-        var message = Message.FromString(command.Body, command.Header);
+        var numbered = command.Body.Contains("{n}", StringComparison.Ordinal);
+        var fixedMessage = Message.FromString(command.Body, command.Header);
+        var tally = new PublishTally();
         var inFlight = new Queue<Task>();
         var clock = Stopwatch.StartNew();
         var nextProgress = TimeSpan.FromSeconds(1);
-        long accepted = 0;
         for (long i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
         {
+            if (command.Rate is { } rate && TimeSpan.FromSeconds(i / rate) - clock.Elapsed is { Ticks: > 0 } ahead)
+            {
+                await Task.Delay(ahead, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+            }
+
+            var message = numbered ? Message.FromString(command.Body.Replace("{n}", (i + 1).ToString()), command.Header) : fixedMessage;
             inFlight.Enqueue(broker.PublishAsync(command.Topic, message, CancellationToken.None));
             while (inFlight.Count >= PublishWindow || (inFlight.Count > 0 && inFlight.Peek().IsCompleted))
             {
-                await inFlight.Dequeue();
-                accepted++;
+                await tally.Await(inFlight.Dequeue());
             }
 
             if (clock.Elapsed >= nextProgress)
             {
                 nextProgress += TimeSpan.FromSeconds(1);
-                Progress($"published {accepted} of {count} ({accepted / clock.Elapsed.TotalSeconds:0} msg/s)");
+                Progress($"published {tally.Accepted} of {count} ({tally.Accepted / clock.Elapsed.TotalSeconds:0} msg/s, {tally.Failed} failed)");
             }
         }
 
         while (inFlight.Count > 0)
         {
-            await inFlight.Dequeue();
-            accepted++;
+            await tally.Await(inFlight.Dequeue());
         }
 
         if (clock.Elapsed >= TimeSpan.FromSeconds(1))
@@ -43,8 +48,43 @@ internal static class Commands
             Progress(null);
         }
 
-        output.WriteLine($"published {accepted} message(s) to {command.Topic}");
-        return accepted == count ? 0 : 130;
+        if (count == 1 && tally.FirstError is { } only)
+        {
+            throw only;
+        }
+
+        output.WriteLine($"published {tally.Accepted} message(s) to {command.Topic}");
+        if (tally.FirstError is { } error)
+        {
+            Console.Error.WriteLine($"client: {tally.Failed} message(s) were not accepted; the first error: {error.Message}");
+            return 1;
+        }
+
+        return tally.Accepted == count ? 0 : 130;
+    }
+
+    /// <summary>Counts accepted and failed publishes: one failure (a silo dying, say) does not end a long run.</summary>
+    private sealed class PublishTally
+    {
+        public long Accepted { get; private set; }
+
+        public long Failed { get; private set; }
+
+        public BrokerException? FirstError { get; private set; }
+
+        public async Task Await(Task publish)
+        {
+            try
+            {
+                await publish;
+                Accepted++;
+            }
+            catch (BrokerException ex) when (ex.Code == BrokerErrorCode.Unavailable)
+            {
+                Failed++;
+                FirstError ??= ex;
+            }
+        }
     }
 
     public static async Task<int> SubscribeAsync(ClusterBroker broker, CommandLine command, TextWriter output, CancellationToken cancellationToken)
@@ -81,7 +121,7 @@ internal static class Commands
     public static async Task<int> ListTopicsAsync(ClusterBroker broker, TextWriter output, CancellationToken cancellationToken)
     {
         var topics = await broker.ListTopicsAsync(cancellationToken);
-        var rows = new List<string[]> { new[] { "TOPIC", "SUBSCRIBERS", "QUEUE GROUPS", "PUBLISHED", "DELIVERED", "DROPPED" } };
+        var rows = new List<string[]> { new[] { "TOPIC", "SUBSCRIBERS", "QUEUE GROUPS", "PUBLISHED", "DELIVERED", "DROPPED", "HOST" } };
         rows.AddRange(topics.Select(t => new[]
         {
             t.Topic,
@@ -90,11 +130,12 @@ internal static class Commands
             t.Published.ToString(),
             t.Delivered.ToString(),
             t.Dropped.ToString(),
+            t.Host ?? "-",
         }));
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach (var row in rows)
         {
-            output.WriteLine(string.Join("  ", row.Select((cell, c) => c == 0 || c == 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
+            output.WriteLine(string.Join("  ", row.Select((cell, c) => c is 0 or 2 or 6 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
         }
 
         if (topics.Count == 0)

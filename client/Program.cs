@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using OrleansBroker;
 using OrleansBroker.Cli;
+using OrleansBroker.Internal;
 
 // The command-line client: pub, sub and topics against a running silo. Every failure is one line
 // on standard error: exit 2 for bad input, 1 when the cluster cannot do what was asked.
@@ -29,7 +30,7 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
 
 try
 {
-    await using var connection = await ClusterConnection.ConnectAsync(command.Gateways, stopping.Token);
+    await using var connection = await ClusterConnection.ConnectAsync(command, stopping.Token);
     return command.Command switch
     {
         "pub" => await Commands.PublishAsync(connection.Broker, command, Console.Out, stopping.Token),
@@ -58,6 +59,6 @@ catch (OperationCanceledException) when (stopping.IsCancellationRequested)
 }
 catch (Exception ex)
 {
-    Console.Error.WriteLine($"client: {ex.GetBaseException().Message}");
+    Console.Error.WriteLine($"client: {ErrorText.FirstLine(ex.GetBaseException())}");
     return 1;
 }

@@ -122,7 +122,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
                 throw;
             }
 
-            throw new BrokerException(BrokerErrorCode.Unavailable, $"Subscribing to topic '{topic}' failed: {ex.Message}", ex);
+            throw new BrokerException(BrokerErrorCode.Unavailable, $"Subscribing to topic '{topic}' failed: {ErrorText.FirstLine(ex)}", ex);
         }
 
         return subscription;
@@ -160,7 +160,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not BrokerException)
         {
-            throw new BrokerException(BrokerErrorCode.Unavailable, $"The cluster did not answer: {ex.Message}", ex);
+            throw new BrokerException(BrokerErrorCode.Unavailable, $"The cluster did not answer: {ErrorText.FirstLine(ex)}", ex);
         }
     }
 

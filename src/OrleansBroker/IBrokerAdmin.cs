@@ -23,4 +23,7 @@ public sealed record TopicInfo(
 {
     /// <summary>Messages dropped because a subscriber already held <see cref="SubscribeOptions.MaxPending"/> messages.</summary>
     public long Dropped { get; init; }
+
+    /// <summary>Where the topic lives now: the address of the silo hosting its grain (null for an in-process broker).</summary>
+    public string? Host { get; init; }
 }

@@ -23,6 +23,17 @@ internal sealed class SequenceGate
     /// <summary>The newest stream seen; 0 before the first batch.</summary>
     public long Stream { get; private set; }
 
+    /// <summary>Where the gate has got to, for a handover to the next activation.</summary>
+    public StreamPosition Position => new(Stream, _next);
+
+    /// <summary>Carries on from a position the previous activation handed over.</summary>
+    public void Restore(StreamPosition position)
+    {
+        Stream = position.Stream;
+        _next = position.Next;
+        _held.Clear();
+    }
+
     /// <summary>Batches are waiting for a gap to fill; call <see cref="Flush"/> later to give up on it.</summary>
     public bool HasGap => _held.Count > 0;
 

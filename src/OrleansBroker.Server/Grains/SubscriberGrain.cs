@@ -39,12 +39,24 @@ internal sealed partial class SubscriberGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (Spec is { } spec)
+        if (Spec is not { } spec)
         {
-            // Back after idle collection or a move. The old lease is unknown: grant a fresh one, so
-            // a dead client costs at most one more lease. The place in the topic's stream is lost
-            // with the old activation: ask the topic for a new stream.
-            StartLease();
+            return;
+        }
+
+        // Back after idle collection or a move. The old lease is unknown: grant a fresh one, so a
+        // dead client costs at most one more lease.
+        StartLease();
+        if (state.State.Handover is { } position)
+        {
+            // A graceful handover: carry on the same stream (batches in flight belong to it).
+            _gate.Restore(position);
+            state.State.Handover = null;
+            await state.WriteStateAsync();
+        }
+        else
+        {
+            // After a crash the place in the topic's stream is lost: ask the topic for a new stream.
             await Topic(spec).Subscribe(Id, spec.Queue, restartStream: true);
         }
     }
@@ -182,6 +194,12 @@ internal sealed partial class SubscriberGrain(
         if (_pump is { } pump)
         {
             await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+        }
+
+        if (Spec is not null && _ending is null && !cancellationToken.IsCancellationRequested)
+        {
+            state.State.Handover = _gate.Position;
+            await state.WriteStateAsync();
         }
     }
 

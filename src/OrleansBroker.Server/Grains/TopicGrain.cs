@@ -20,22 +20,35 @@ internal sealed partial class TopicGrain(
 
     private string Topic => this.GetPrimaryKeyString();
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var handover = state.State.Handover;
         foreach (var (id, queue) in state.State.Subscriptions)
         {
-            AddTarget(id, queue);
+            var target = AddTarget(id, queue);
+            if (handover?.GetValueOrDefault(id) is { } position)
+            {
+                target.StartStream(position.Stream, position.Next);
+                _lastStream = Math.Max(_lastStream, position.Stream);
+            }
         }
 
-        return Task.CompletedTask;
+        // Positions are good for the activation right after a handover only: after a crash they
+        // would be stale, and a stale sequence would be taken for repeats.
+        if (handover is not null)
+        {
+            state.State.Handover = null;
+            await state.WriteStateAsync();
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
-        // one with subscribers keeps its counters.
+        // one with subscribers keeps its counters, and hands its streams' positions to its next activation.
         if (_targets.Count > 0)
         {
+            state.State.Handover = _targets.ToDictionary(t => t.Key, t => new StreamPosition(t.Value.Stream, t.Value.NextSequence), StringComparer.Ordinal);
             await state.WriteStateAsync();
         }
         else if (state.RecordExists)
@@ -67,7 +80,7 @@ internal sealed partial class TopicGrain(
         {
             if (restartStream || existing.Stream < minimumStream)
             {
-                existing.StartStream(NextStream(minimumStream));
+                existing.StartStream(NextStream(minimumStream), 0);
             }
 
             return;
@@ -105,6 +118,7 @@ internal sealed partial class TopicGrain(
             Published = state.State.Published,
             Delivered = state.State.Delivered,
             Dropped = state.State.Dropped,
+            Host = RuntimeIdentity,
         }
         : null);
 
@@ -125,14 +139,14 @@ internal sealed partial class TopicGrain(
         return _lastStream;
     }
 
-    private void AddTarget(string id, string? queue, long minimumStream = 0)
+    private Target AddTarget(string id, string? queue, long minimumStream = 0)
     {
         var target = new Target(id, queue, GrainFactory.GetGrain<ISubscriberGrain>(id), NextStream(minimumStream));
         _targets[id] = target;
         if (queue is null)
         {
             _broadcast.Add(target);
-            return;
+            return target;
         }
 
         if (!_groups.TryGetValue(queue, out var group))
@@ -141,6 +155,7 @@ internal sealed partial class TopicGrain(
         }
 
         group.Members.Add(target);
+        return target;
     }
 
     private bool RemoveTarget(string id)
@@ -178,10 +193,10 @@ internal sealed partial class TopicGrain(
         public long Stream { get; private set; } = stream;
         public long NextSequence { get; set; }
 
-        public void StartStream(long stream)
+        public void StartStream(long stream, long next)
         {
             Stream = stream;
-            NextSequence = 0;
+            NextSequence = next;
         }
     }
 

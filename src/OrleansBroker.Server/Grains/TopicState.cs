@@ -8,4 +8,7 @@ internal sealed class TopicState
     [Id(2)] public long Published { get; set; }
     [Id(3)] public long Delivered { get; set; }
     [Id(4)] public long Dropped { get; set; }
+
+    /// <summary>Each subscription's stream position, written on a graceful deactivation only.</summary>
+    [Id(5)] public Dictionary<string, StreamPosition>? Handover { get; set; }
 }

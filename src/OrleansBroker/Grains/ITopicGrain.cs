@@ -7,8 +7,13 @@ namespace OrleansBroker.Grains;
 [Alias("OrleansBroker.ITopicGrain")]
 public interface ITopicGrain : IGrainWithStringKey
 {
-    /// <summary>Accepts a batch of one publisher, in its order; returns once every live subscriber has it queued.</summary>
+    /// <summary>
+    /// Accepts a batch of one publisher, in its order; returns once every live subscriber has it
+    /// queued. The topic never waits inside this call, so a short timeout only cuts short the
+    /// wait for a topic whose silo died (the publisher's next batches queue behind it).
+    /// </summary>
     [Alias("Publish")]
+    [ResponseTimeout("00:00:05")]
     Task Publish(Immutable<Message[]> messages);
 
     /// <summary>
@@ -43,6 +48,7 @@ public sealed class TopicSnapshot
     [Id(3)] public long Published { get; init; }
     [Id(4)] public long Delivered { get; init; }
     [Id(5)] public long Dropped { get; init; }
+    [Id(6)] public string? Host { get; init; }
 
-    public TopicInfo ToInfo() => new(Topic, Subscribers, QueueGroups, Published, Delivered) { Dropped = Dropped };
+    public TopicInfo ToInfo() => new(Topic, Subscribers, QueueGroups, Published, Delivered) { Dropped = Dropped, Host = Host };
 }

@@ -1,3 +1,4 @@
+using OrleansBroker.Internal;
 using OrleansBroker.Grains;
 
 namespace OrleansBroker.Publishing;
@@ -86,7 +87,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
             catch (Exception ex)
             {
                 batch.Accepted.TrySetException(new BrokerException(BrokerErrorCode.Unavailable,
-                    $"Publishing to topic '{topic}' failed: {ex.Message}", ex));
+                    $"Publishing to topic '{topic}' failed: {ErrorText.FirstLine(ex)}", ex));
             }
         }
     }

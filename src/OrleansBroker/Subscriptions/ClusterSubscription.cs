@@ -1,3 +1,4 @@
+using OrleansBroker.Internal;
 using OrleansBroker.Grains;
 
 namespace OrleansBroker.Subscriptions;
@@ -95,7 +96,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw new BrokerException(BrokerErrorCode.Unavailable,
-                $"Unsubscribing from topic '{Topic}' did not reach the cluster: {ex.Message}; its lease will end it.", ex);
+                $"Unsubscribing from topic '{Topic}' did not reach the cluster: {ErrorText.FirstLine(ex)}; its lease will end it.", ex);
         }
         finally
         {

@@ -13,12 +13,20 @@ public sealed class ProgramProcess : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _stdout = new();
+    private readonly ConcurrentQueue<(DateTime At, string Line)> _timedStdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
 
     private ProgramProcess(Process process)
     {
         _process = process;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _stdout.Enqueue(e.Data); };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _timedStdout.Enqueue((DateTime.UtcNow, e.Data));
+                _stdout.Enqueue(e.Data);
+            }
+        };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -27,6 +35,12 @@ public sealed class ProgramProcess : IDisposable
     public IReadOnlyList<string> Stdout => _stdout.ToArray();
 
     public IReadOnlyList<string> Stderr => _stderr.ToArray();
+
+    /// <summary>Standard output with the time each line was read.</summary>
+    public IReadOnlyList<(DateTime At, string Line)> TimedStdout => _timedStdout.ToArray();
+
+    /// <summary>The arguments the process was started with.</summary>
+    public IReadOnlyList<string> Arguments => _process.StartInfo.ArgumentList.ToList();
 
     public int Id => _process.Id;
 
@@ -43,7 +57,13 @@ public sealed class ProgramProcess : IDisposable
             throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
         }
 
-        var start = new ProcessStartInfo("dotnet")
+        return StartExecutable("dotnet", [dll, .. args]);
+    }
+
+    /// <summary>Starts any program on the PATH (a server the tests need, say).</summary>
+    public static ProgramProcess StartExecutable(string executable, params string[] args)
+    {
+        var start = new ProcessStartInfo(executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -51,7 +71,6 @@ public sealed class ProgramProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = RepositoryRoot,
         };
-        start.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -94,6 +113,13 @@ public sealed class ProgramProcess : IDisposable
                 throw new InvalidOperationException($"The process exited ({_process.ExitCode}) before {what}. stdout: {string.Join(" | ", Stdout)} stderr: {string.Join(" | ", Stderr)}");
             }
         }, TaskScheduler.Default);
+
+    /// <summary>Kills the process at once (SIGKILL), as a crash or a pulled plug would.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
 
     /// <summary>Asks the process to stop, as Ctrl-C in a terminal or a service manager's SIGTERM would.</summary>
     public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();

@@ -14,16 +14,26 @@ public sealed class ProgramTests
         var siloPort = ProgramProcess.FreePort();
         var gatewayPort = ProgramProcess.FreePort();
         var gateway = $"127.0.0.1:{gatewayPort}";
-        using var silo = ProgramProcess.Start("silo", "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString());
+        var dashboardPort = ProgramProcess.FreePort();
+        using var silo = ProgramProcess.Start("silo", "--silo-port", siloPort.ToString(), "--gateway-port", gatewayPort.ToString(),
+            "--dashboard-port", dashboardPort.ToString());
         await silo.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "the silo to be ready", StartTimeout);
+
+        // The dashboard is served on loopback for a person to watch.
+        using (var http = new HttpClient())
+        {
+            var page = await http.GetStringAsync($"http://127.0.0.1:{dashboardPort}/");
+            Assert.Contains("Orleans Dashboard", page);
+        }
 
         using var sub = ProgramProcess.Start("client", "--gateway", gateway, "sub", "orders", "--count", "2", "--headers");
         await sub.WaitForLine(l => l.StartsWith("subscribed to orders"), "the subscription", StartTimeout);
 
         var topics = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", gateway);
         Assert.Equal(0, topics.ExitCode);
-        var row = Assert.Single(topics.Stdout, l => l.StartsWith("orders "));
-        Assert.Equal(["orders", "1", "-", "0", "0", "0"], row.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var row = Assert.Single(topics.Stdout, l => l.StartsWith("orders ")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["orders", "1", "-", "0", "0", "0"], row[..6]);
+        Assert.StartsWith($"S127.0.0.1:{siloPort}:", row[6]);
 
         var hello = await ProgramProcess.RunAsync("client", RunTimeout, "pub", "orders", "hello", "--header", "k=v", "--gateway", gateway);
         var world = await ProgramProcess.RunAsync("client", RunTimeout, "pub", "orders", "world", "--gateway", gateway);
@@ -38,7 +48,7 @@ public sealed class ProgramTests
         // The subscriber unsubscribed on its way out: the topic counts nobody now.
         var after = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", gateway);
         Assert.Equal(["orders", "0", "-", "2", "2", "0"],
-            Assert.Single(after.Stdout, l => l.StartsWith("orders ")).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Single(after.Stdout, l => l.StartsWith("orders ")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[..6]);
 
         silo.Terminate();
         await silo.WaitForExitAsync(RunTimeout);

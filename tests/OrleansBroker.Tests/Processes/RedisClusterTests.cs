@@ -1,0 +1,168 @@
+using System.Text.RegularExpressions;
+using OrleansBroker.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OrleansBroker.Tests.Processes;
+
+/// <summary>
+/// A real cluster: redis-server, three silo processes with Redis membership and storage, and
+/// client processes, all on loopback. Each test builds its own and kills every process at the end.
+/// Failure detection is shortened (1 s probes, 2 missed) and the lease is 3 s, so each heals in seconds.
+/// </summary>
+public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Rate = 100;
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan FailureDetection = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    private readonly List<ProgramProcess> _processes = [];
+    private readonly List<(ProgramProcess Process, int SiloPort)> _silos = [];
+    private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            var siloPort = ProgramProcess.FreePort();
+            var silo = Track(ProgramProcess.Start("silo", "--clustering", "Redis", "--redis", _redis.ConnectionString,
+                "--cluster-id", _clusterId, "--silo-port", siloPort.ToString(), "--gateway-port", ProgramProcess.FreePort().ToString(),
+                "--dashboard-port", "0", "--lease", Lease.ToString(), "--probe-timeout", "00:00:01", "--Broker:MissedProbes=2"));
+            _silos.Add((silo, siloPort));
+        }
+
+        foreach (var (silo, _) in _silos)
+        {
+            await silo.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "a silo to be ready", StartTimeout);
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            process.Dispose();
+        }
+
+        _redis?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task KillingTheTopicsSilo_DeliveryResumes_AndLossStaysWithinTheFailureWindow()
+    {
+        var run = await PublishThroughFailure("crash", silo => silo.Kill());
+
+        // At most once: what is lost is what was accepted during the failure window, never more;
+        // nothing arrives twice, and delivery resumes.
+        var windowBound = (FailureDetection + Lease + TimeSpan.FromSeconds(5)).TotalSeconds * Rate;
+        Assert.Equal(0, run.Duplicates);
+        Assert.True(run.Lost <= windowBound, $"{run.Lost} lost, more than {windowBound} ({Rate}/s over the failure window)");
+        Assert.True(run.ReceivedAfterHeal > 0, "delivery resumed");
+    }
+
+    [Fact]
+    public async Task GracefulShutdownOfTheTopicsSilo_LosesNoAcceptedMessage()
+    {
+        var run = await PublishThroughFailure("shutdown", silo => silo.Terminate());
+        Assert.Equal(0, run.Duplicates);
+        Assert.Equal(0, run.Lost);
+        Assert.True(run.ReceivedAfterHeal > 0, "delivery resumed");
+    }
+
+    [Fact]
+    public async Task KilledSubscriberProcess_IsRemovedWithinTwoLeases()
+    {
+        var topic = "clientcrash";
+        using var sub = Track(Client("sub", topic, "--queue", "workers"));
+        using var survivor = Track(Client("sub", topic, "--queue", "workers"));
+        await sub.WaitForLine(l => l.StartsWith("subscribed"), "the subscription", StartTimeout);
+        await survivor.WaitForLine(l => l.StartsWith("subscribed"), "the subscription", StartTimeout);
+        Assert.Equal(2, (await Topic(topic)).Subscribers);
+
+        sub.Kill();
+        var killed = DateTime.UtcNow;
+        await Eventually.WaitUntil(async () => (await Topic(topic)).Subscribers == 1, "the dead member to be removed", 2 * Lease + TimeSpan.FromSeconds(10));
+        var removedAfter = DateTime.UtcNow - killed;
+        output.WriteLine($"client crash: removed after {removedAfter.TotalSeconds:0.0} s (lease {Lease.TotalSeconds} s)");
+        Assert.True(removedAfter <= 2 * Lease + TimeSpan.FromSeconds(2), $"removed after {removedAfter}, over two leases");
+
+        // The group sends nothing more to the dead member: the survivor gets every message.
+        var pub = await ProgramProcess.RunAsync("client", TimeSpan.FromSeconds(60), [.. ClusterArgs(), "pub", topic, "m-{n}", "--count", "20"]);
+        Assert.Equal(0, pub.ExitCode);
+        await Eventually.WaitUntil(() => survivor.Stdout.Count >= 20, "the survivor to get all 20");
+    }
+
+    /// <summary>
+    /// Publishes numbered messages at <see cref="Rate"/>/s to a topic with one subscriber, does
+    /// <paramref name="fail"/> to the silo hosting the topic after 3 s, and counts what arrived.
+    /// </summary>
+    private async Task<FailureRun> PublishThroughFailure(string topic, Action<ProgramProcess> fail)
+    {
+        const int count = 15 * Rate;
+        using var sub = Track(Client("sub", topic));
+        await sub.WaitForLine(l => l.StartsWith("subscribed"), "the subscription", StartTimeout);
+        using var pub = Track(Client("pub", topic, "m-{n}", "--count", count.ToString(), "--rate", Rate.ToString()));
+        await Eventually.WaitUntil(() => sub.Stdout.Count >= 3 * Rate, "three seconds of messages", StartTimeout);
+
+        var host = (await Topic(topic)).Host!;
+        var port = int.Parse(SiloPortPattern().Match(host).Groups[1].Value);
+        var victim = _silos.Single(s => s.SiloPort == port).Process;
+        var lastBefore = sub.TimedStdout.Count;
+        var failedAt = DateTime.UtcNow;
+        fail(victim);
+
+        await pub.WaitForExitAsync(TimeSpan.FromSeconds(120));
+        var accepted = long.Parse(AcceptedPattern().Match(string.Join("\n", pub.Stdout)).Groups[1].Value);
+        var received = sub.TimedStdout;
+        await Eventually.WaitUntil(() =>
+        {
+            var now = sub.TimedStdout;
+            received = now;
+            return now.Count >= accepted || (now.Count > 0 && DateTime.UtcNow - now[^1].At > TimeSpan.FromSeconds(5));
+        }, "the subscriber to settle", TimeSpan.FromSeconds(60));
+
+        var numbers = received.Select(r => int.Parse(r.Line[2..])).ToList();
+        var afterFailure = received.Skip(lastBefore).Where(r => r.At > failedAt).ToList();
+        var firstAfter = afterFailure.Count > 0 ? afterFailure[0].At - failedAt : TimeSpan.MaxValue;
+        var longestGap = received.Zip(received.Skip(1), (a, b) => b.At - a.At).DefaultIfEmpty().Max();
+        var run = new FailureRun(
+            Accepted: accepted,
+            Failed: count - accepted,
+            Received: numbers.Count,
+            Duplicates: numbers.Count - numbers.Distinct().Count(),
+            Lost: accepted - numbers.Distinct().Count(),
+            ReceivedAfterHeal: afterFailure.Count,
+            LongestGap: longestGap);
+        output.WriteLine($"{topic}: {run}; first delivery {firstAfter.TotalSeconds:0.00} s after the failure; at {Rate} msg/s");
+        return run;
+    }
+
+    private async Task<TopicInfo> Topic(string topic)
+    {
+        var result = await ProgramProcess.RunAsync("client", TimeSpan.FromSeconds(60), [.. ClusterArgs(), "topics"]);
+        Assert.Equal(0, result.ExitCode);
+        var cells = result.Stdout.Single(l => l.StartsWith(topic + " ")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return new TopicInfo(cells[0], int.Parse(cells[1]), new Dictionary<string, int>(), long.Parse(cells[3]), long.Parse(cells[4])) { Host = cells[6] };
+    }
+
+    private ProgramProcess Client(params string[] args) => ProgramProcess.Start("client", [.. ClusterArgs(), .. args]);
+
+    private string[] ClusterArgs() => ["--redis", _redis.ConnectionString, "--cluster-id", _clusterId];
+
+    private ProgramProcess Track(ProgramProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    [GeneratedRegex(@":(\d+):")]
+    private static partial Regex SiloPortPattern();
+
+    [GeneratedRegex(@"published (\d+) message")]
+    private static partial Regex AcceptedPattern();
+
+    private sealed record FailureRun(long Accepted, long Failed, long Received, long Duplicates, long Lost, long ReceivedAfterHeal, TimeSpan LongestGap);
+}
