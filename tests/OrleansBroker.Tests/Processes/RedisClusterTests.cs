@@ -73,6 +73,17 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
     }
 
     [Fact]
+    public async Task KillingAGatewaySilo_ClientsMoveToAnotherGateway_AndKeepDelivering()
+    {
+        // Clients hold connections to every gateway: kill a silo that is a gateway but not the topic's host.
+        var run = await PublishThroughFailure("gateway", silo => silo.Kill(), killTopicHost: false);
+        var windowBound = (FailureDetection + Lease + TimeSpan.FromSeconds(5)).TotalSeconds * Rate;
+        Assert.Equal(0, run.Duplicates);
+        Assert.True(run.Lost <= windowBound, $"{run.Lost} lost, more than {windowBound}");
+        Assert.True(run.ReceivedAfterHeal > 0, "delivery went on");
+    }
+
+    [Fact]
     public async Task KilledSubscriberProcess_IsRemovedWithinTwoLeases()
     {
         var topic = "clientcrash";
@@ -99,7 +110,7 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
     /// Publishes numbered messages at <see cref="Rate"/>/s to a topic with one subscriber, does
     /// <paramref name="fail"/> to the silo hosting the topic after 3 s, and counts what arrived.
     /// </summary>
-    private async Task<FailureRun> PublishThroughFailure(string topic, Action<ProgramProcess> fail)
+    private async Task<FailureRun> PublishThroughFailure(string topic, Action<ProgramProcess> fail, bool killTopicHost = true)
     {
         const int count = 15 * Rate;
         using var sub = Track(Client("sub", topic));
@@ -109,7 +120,7 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
 
         var host = (await Topic(topic)).Host!;
         var port = int.Parse(SiloPortPattern().Match(host).Groups[1].Value);
-        var victim = _silos.Single(s => s.SiloPort == port).Process;
+        var victim = killTopicHost ? _silos.Single(s => s.SiloPort == port).Process : _silos.First(s => s.SiloPort != port).Process;
         var lastBefore = sub.TimedStdout.Count;
         var failedAt = DateTime.UtcNow;
         fail(victim);
