@@ -3,6 +3,7 @@ using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 using OrleansBroker.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace OrleansBroker.Tests.Cluster;
 
@@ -10,7 +11,7 @@ namespace OrleansBroker.Tests.Cluster;
 /// Failures in a three-silo TestCluster with a short lease and fast failure detection: each test
 /// gets a cluster of its own, since it kills parts of it.
 /// </summary>
-public sealed class FailoverTests : IAsyncLifetime
+public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
 {
     internal static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
 
@@ -45,6 +46,7 @@ public sealed class FailoverTests : IAsyncLifetime
 
         await Eventually.WaitUntil(async () => (await survivor.GetTopicAsync(topic))!.Subscribers == 1,
             "the dead client's subscriptions to be removed", 2 * Lease + TimeSpan.FromSeconds(1));
+        output.WriteLine($"client killed: its subscriptions removed after {(DateTime.UtcNow - killed).TotalSeconds:0.0} s (lease {Lease.TotalSeconds} s)");
         Assert.True(DateTime.UtcNow - killed < 2 * Lease + TimeSpan.FromSeconds(1));
 
         // The queue group no longer sends anything to the dead member.
@@ -74,9 +76,11 @@ public sealed class FailoverTests : IAsyncLifetime
         foreach (var silo in _cluster.SecondarySilos.ToList())
         {
             await _cluster.KillSiloAsync(silo);
+            var killed = DateTime.UtcNow;
             var round = silo.Name;
             await Eventually.WaitUntil(() => ProbeAll(broker, topics, round), $"every topic to deliver again after killing {round}",
                 TimeSpan.FromSeconds(60));
+            output.WriteLine($"killed {round} (in-memory storage lost with it): every subscription delivering again after {(DateTime.UtcNow - killed).TotalSeconds:0.0} s");
             await ExactlyOnceInOrder(broker, topics, $"after-{round}");
         }
     }
