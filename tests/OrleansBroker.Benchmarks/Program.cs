@@ -1,66 +1,93 @@
 using System.Globalization;
 using System.Text.Json;
 using OrleansBroker.Benchmarks;
+using OrleansBroker.Benchmarks.Roles;
 
-// Throughput of OrleansBroker beside Orleans memory streams, on one TestCluster silo in one run.
-//   --quick        fewer messages (well under two minutes)
-//   --size N       body bytes (default 256)
-//   --tcp          the TestCluster's real TCP transport instead of the in-memory one
-//   --json FILE    also write the results as JSON
-var quick = args.Contains("--quick");
-var tcp = args.Contains("--tcp");
-var size = 256;
-string? json = null;
-for (var i = 0; i < args.Length; i++)
+// OrleansBroker beside Orleans memory streams, Redis pub/sub and NATS core, each over real TCP
+// between separate processes on loopback, in one run:
+//   dotnet run -c Release --project tests/OrleansBroker.Benchmarks -- [--quick] [--size N] [--json FILE]
+// and, with --testcluster, ClusterBroker beside memory streams on one in-process TestCluster silo.
+// Redis and NATS come from Debian's packages (redis-server, nats-server); a missing one is skipped.
+// The same program plays the child roles (--role silo|sub|pub|idle) the orchestrator starts.
+var arguments = new Arguments(args);
+try
 {
-    switch (args[i])
+    switch (arguments.Get("--role"))
     {
-        case "--size" when i + 1 < args.Length && int.TryParse(args[i + 1], out var s) && s >= 0:
-            size = s;
-            i++;
-            break;
-        case "--json" when i + 1 < args.Length:
-            json = args[++i];
-            break;
-        case "--quick" or "--tcp":
+        case "silo":
+            return await SiloRole.RunAsync(arguments.Int("--silo-port"), arguments.Int("--gateway-port"));
+        case "sub" when arguments.Has("--latency"):
+            return await SubscriberRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!, 1, null, arguments.Int("--latency"));
+        case "sub":
+            return await SubscriberRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!,
+                arguments.Int("--topics", 1), arguments.Get("--queue"), 0);
+        case "idle":
+            return await SubscriberRole.RunIdleAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Int("--count"));
+        case "pub":
+            return await PublisherRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!,
+                arguments.Int("--topics", 1), arguments.Int("--count"), arguments.Int("--size", 256),
+                arguments.Has("--rate") ? arguments.Int("--rate") : null);
+        case null:
             break;
         default:
-            Console.Error.WriteLine($"benchmarks: unknown or incomplete argument '{args[i]}' (--quick, --tcp, --size N, --json FILE)");
-            return 2;
+            throw new ArgumentException($"unknown role '{arguments.Get("--role")}'");
     }
 }
-
-var brokerMessages = quick ? 200_000 : 1_000_000;
-var streamMessages = quick ? 20_000 : 100_000;
-await using var cluster = await BenchmarkCluster.StartAsync(tcp);
-var client = cluster.Client;
-
-// Warm both paths up (JIT, activations) before measuring.
-await Throughput.OrleansBrokerAsync(client, 1, 20_000, size);
-await Throughput.MemoryStreamsAsync(client, 1, 2_000, size);
-
-var results = new List<Result>();
-foreach (var subscribers in new[] { 1, 10 })
+catch (ArgumentException ex)
 {
-    var broker = await Throughput.OrleansBrokerAsync(client, subscribers, brokerMessages / subscribers, size);
-    var streams = await Throughput.MemoryStreamsAsync(client, subscribers, streamMessages / subscribers, size);
-    results.Add(new Result($"1 publisher -> {subscribers} subscriber(s)", broker, streams, broker / streams));
+    Console.Error.WriteLine($"benchmarks: {ex.Message}");
+    return 2;
 }
 
-Console.WriteLine($"Deliveries/s, {size}-byte bodies, one TestCluster silo ({(tcp ? "TCP" : "in-memory")} transport), {Environment.ProcessorCount} cores");
-Console.WriteLine($"{"scenario",-34} {"OrleansBroker",14} {"memory streams",15} {"ratio",8}");
-foreach (var r in results)
+BenchmarkOptions options;
+try
 {
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{r.Scenario,-34} {r.OrleansBroker,14:N0} {r.MemoryStreams,15:N0} {r.Ratio,7:0.0}x"));
+    options = new BenchmarkOptions(arguments.Has("--quick"), arguments.Int("--size", 256), arguments.Get("--json"));
+    arguments.ThrowOnUnknown("--quick", "--size", "--json", "--testcluster", "--tcp");
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine($"benchmarks: {ex.Message} (options: --quick, --size N, --json FILE)");
+    return 2;
 }
 
-if (json is not null)
+if (arguments.Has("--testcluster"))
 {
-    await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new { size, tcp, results }, new JsonSerializerOptions { WriteIndented = true }));
+    await OrleansBroker.Benchmarks.InProcess.TestClusterBenchmark.RunAsync(options, arguments.Has("--tcp"));
+    return 0;
 }
 
-await cluster.StopAllSilosAsync();
+await using var orchestrator = new Orchestrator(options);
+await orchestrator.StartPeersAsync();
+var peers = orchestrator.PresentPeers.ToList();
+Console.Error.WriteLine($"benchmarks: peers {string.Join(", ", peers.Select(Peers.Title))}; {options.Size}-byte bodies; {(options.Quick ? "quick" : "full")} run");
+
+var queueGroupPeers = new[] { Peers.OrleansBroker, Peers.Nats };
+foreach (var peer in peers)
+{
+    var messages = options.Messages(peer);
+    Console.Error.WriteLine($"benchmarks: {Peers.Title(peer)} ...");
+    await orchestrator.ThroughputAsync("1 -> 1", peer, 1, null, 1, messages);
+    await orchestrator.ThroughputAsync("1 -> 10 (fan-out)", peer, 10, null, 1, messages / 10);
+    if (queueGroupPeers.Contains(peer))
+    {
+        await orchestrator.ThroughputAsync("10-member queue group", peer, 10, "workers", 1, messages);
+    }
+
+    await orchestrator.ThroughputAsync("1,000 topics, 1 subscriber each", peer, 1, null, 1000, messages);
+    await orchestrator.LatencyAsync(peer, 10_000, options.Quick ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(10));
+}
+
+foreach (var count in options.Quick ? new[] { 10_000 } : [10_000, 100_000])
+{
+    await orchestrator.MemoryPerSubscriptionAsync(count);
+}
+
+Report.Print(orchestrator.Results, peers, Console.Out);
+if (options.Json is { } json)
+{
+    await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new { options.Size, options.Quick, Machine = $"{Environment.ProcessorCount} cores", orchestrator.Results },
+        new JsonSerializerOptions { WriteIndented = true }));
+}
+
 return 0;
-
-internal sealed record Result(string Scenario, double OrleansBroker, double MemoryStreams, double Ratio);

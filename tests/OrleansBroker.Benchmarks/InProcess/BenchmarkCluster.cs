@@ -1,12 +1,12 @@
 using Orleans.Hosting;
 using Orleans.TestingHost;
 
-namespace OrleansBroker.Benchmarks;
+namespace OrleansBroker.Benchmarks.InProcess;
 
-/// <summary>One TestCluster that hosts both the broker and Orleans memory streams, so both are measured on the same silo.</summary>
+/// <summary>One in-process TestCluster silo hosting both the broker and Orleans memory streams: the two measured on the same silo, in one process.</summary>
 internal static class BenchmarkCluster
 {
-    public const string StreamProvider = "bench";
+    public const string StreamProvider = Roles.SiloRoleNames.StreamProvider;
 
     public static async Task<TestCluster> StartAsync(bool tcp)
     {

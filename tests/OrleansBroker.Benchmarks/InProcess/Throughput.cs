@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Orleans.Runtime;
 using Orleans.Streams;
 
-namespace OrleansBroker.Benchmarks;
+namespace OrleansBroker.Benchmarks.InProcess;
 
 /// <summary>
 /// Deliveries per second from one publisher to N subscribers: each peer gets the same body size

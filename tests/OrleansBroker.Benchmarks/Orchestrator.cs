@@ -1,0 +1,244 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using OrleansBroker.Benchmarks.Roles;
+
+namespace OrleansBroker.Benchmarks;
+
+/// <summary>
+/// Runs every scenario against every peer that is present, each peer in its own processes over
+/// real TCP on loopback: a silo process (OrleansBroker and memory streams), redis-server and
+/// nats-server from Debian's packages, one publisher process and subscriber processes.
+/// </summary>
+internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
+{
+    private readonly List<Process> _servers = [];
+    private readonly Dictionary<string, int> _ports = [];
+    private Process? _silo;
+
+    public List<Result> Results { get; } = [];
+
+    public async Task StartPeersAsync()
+    {
+        var siloPort = FreePort();
+        _ports[Peers.OrleansBroker] = _ports[Peers.MemoryStreams] = FreePort();
+        _silo = StartSelf("--role", "silo", "--silo-port", siloPort.ToString(), "--gateway-port", _ports[Peers.OrleansBroker].ToString());
+        await WaitForLine(_silo, "ready", TimeSpan.FromSeconds(60));
+
+        await StartServerAsync(Peers.Redis, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "Ready to accept connections");
+        await StartServerAsync(Peers.Nats, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString()], "Server is ready");
+    }
+
+    public IEnumerable<string> PresentPeers => Peers.All.Where(_ports.ContainsKey);
+
+    /// <summary>Deliveries per second for one scenario and one peer; null when the peer cannot run it.</summary>
+    public async Task ThroughputAsync(string scenario, string peer, int subscribers, string? queue, int topicCount, long messages)
+    {
+        var topic = $"bench.{Guid.NewGuid():N}";
+        var subs = new List<Process>();
+        try
+        {
+            for (var i = 0; i < subscribers; i++)
+            {
+                subs.Add(StartSelf(["--role", "sub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
+                    "--topics", topicCount.ToString(), .. queue is null ? Array.Empty<string>() : ["--queue", queue]]));
+            }
+
+            foreach (var sub in subs)
+            {
+                await WaitForLine(sub, "subscribed", TimeSpan.FromSeconds(60));
+            }
+
+            var expected = queue is null ? messages * subscribers : messages;
+            using var pub = StartSelf("--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
+                "--topics", topicCount.ToString(), "--count", messages.ToString(), "--size", options.Size.ToString());
+            var start = long.Parse((await WaitForLine(pub, "start", TimeSpan.FromSeconds(60))).Split(' ')[1]);
+            var deadline = DateTime.UtcNow + options.ScenarioTimeout;
+            var stats = subs.Select(_ => (Count: 0L, Last: 0L)).ToArray();
+            while (stats.Sum(s => s.Count) < expected && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+                for (var i = 0; i < subs.Count; i++)
+                {
+                    stats[i] = LatestStat(subs[i], stats[i]);
+                }
+            }
+
+            var delivered = stats.Sum(s => s.Count);
+            var seconds = TimeSpan.FromTicks(stats.Max(s => s.Last) - start).TotalSeconds;
+            Results.Add(new Result(scenario, peer, "deliveries/s", delivered / seconds, delivered < expected ? $"timed out: {delivered} of {expected}" : null));
+        }
+        finally
+        {
+            await StopAllAsync(subs);
+        }
+    }
+
+    /// <summary>Publish-to-handler latency at a fixed rate, one subscriber: p50, p99 and p99.9 in microseconds.</summary>
+    public async Task LatencyAsync(string peer, int rate, TimeSpan duration)
+    {
+        var topic = $"bench.latency.{Guid.NewGuid():N}";
+        var messages = (long)(rate * duration.TotalSeconds);
+        using var sub = StartSelf("--role", "sub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic, "--latency", messages.ToString());
+        await WaitForLine(sub, "subscribed", TimeSpan.FromSeconds(60));
+        using var pub = StartSelf("--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
+            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString());
+        await WaitForLine(pub, "published", duration + options.ScenarioTimeout);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var stat = (Count: 0L, Last: 0L);
+        while (stat.Count < messages && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            stat = LatestStat(sub, stat);
+        }
+
+        sub.StandardInput.Close();
+        var final = (await WaitForLine(sub, "final", TimeSpan.FromSeconds(30))).Split(' ');
+        var note = stat.Count < messages ? $"{stat.Count} of {messages} arrived" : null;
+        foreach (var (name, index) in new[] { ("p50", 4), ("p99", 5), ("p99.9", 6) })
+        {
+            Results.Add(new Result($"latency {name} at {rate}/s", peer, "microseconds", double.Parse(final[index], System.Globalization.CultureInfo.InvariantCulture), note));
+        }
+    }
+
+    /// <summary>Silo memory (resident set) per idle OrleansBroker subscription.</summary>
+    public async Task MemoryPerSubscriptionAsync(int subscriptions)
+    {
+        var before = ResidentBytes(_silo!);
+        using var sub = StartSelf("--role", "idle", "--peer", Peers.OrleansBroker, "--port", _ports[Peers.OrleansBroker].ToString(), "--count", subscriptions.ToString());
+        await WaitForLine(sub, "subscribed", TimeSpan.FromMinutes(5));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var after = ResidentBytes(_silo!);
+        Results.Add(new Result($"silo memory per idle subscription ({subscriptions:N0})", Peers.OrleansBroker, "bytes",
+            (after - before) / (double)subscriptions, null));
+        sub.StandardInput.Close();
+        await sub.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAllAsync(_silo is null ? _servers : [.. _servers, _silo]);
+    }
+
+    private async Task StartServerAsync(string peer, string program, Func<int, string[]> args, string readyLine)
+    {
+        var path = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists)
+            ?? new[] { "/usr/bin", "/usr/sbin" }.Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
+        if (path is null)
+        {
+            Console.Error.WriteLine($"benchmarks: {program} is not installed (Debian: apt-get install {program}); {Peers.Title(peer)} is skipped");
+            return;
+        }
+
+        var port = FreePort();
+        var server = Start(path, args(port));
+        _servers.Add(server);
+        await WaitForLine(server, readyLine, TimeSpan.FromSeconds(30), includeStderr: true);
+        _ports[peer] = port;
+    }
+
+    private static (long Count, long Last) LatestStat(Process sub, (long Count, long Last) previous)
+    {
+        if (Outputs[sub].Last(l => l.StartsWith("stat ")) is not { } line)
+        {
+            return previous;
+        }
+
+        var cells = line.Split(' ');
+        return (long.Parse(cells[1]), long.Parse(cells[3]));
+    }
+
+    private static readonly Dictionary<Process, ProcessOutput> Outputs = [];
+
+    private Process StartSelf(params string[] args) => Start("dotnet", [Environment.GetCommandLineArgs()[0], .. args]);
+
+    private static Process Start(string program, string[] args)
+    {
+        var info = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        var output = new ProcessOutput();
+        lock (Outputs)
+        {
+            Outputs[process] = output;
+        }
+
+        process.OutputDataReceived += (_, e) => output.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => output.Add(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task<string> WaitForLine(Process process, string prefix, TimeSpan timeout, bool includeStderr = false)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Outputs[process].TakeFirst(l => includeStderr ? l.Contains(prefix) : l.StartsWith(prefix)) is { } line)
+            {
+                return line;
+            }
+
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{process.StartInfo.FileName} exited ({process.ExitCode}) before '{prefix}': {Outputs[process].Tail()}");
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException($"no '{prefix}' from {string.Join(' ', process.StartInfo.ArgumentList)} within {timeout}: {Outputs[process].Tail()}");
+    }
+
+    private static async Task StopAllAsync(IEnumerable<Process> processes)
+    {
+        foreach (var process in processes)
+        {
+            try
+            {
+                if (!process.HasExited)
+                {
+                    process.StandardInput.Close();
+                    using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    await process.WaitForExitAsync(grace.Token).ContinueWith(_ => { }, CancellationToken.None);
+                    if (!process.HasExited)
+                    {
+                        process.Kill(entireProcessTree: true);
+                    }
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+
+            process.Dispose();
+        }
+    }
+
+    private static long ResidentBytes(Process process)
+    {
+        var line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmRSS:"));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+internal sealed record Result(string Scenario, string Peer, string Unit, double Value, string? Note);

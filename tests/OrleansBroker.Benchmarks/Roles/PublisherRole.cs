@@ -1,0 +1,51 @@
+namespace OrleansBroker.Benchmarks.Roles;
+
+/// <summary>
+/// A publisher process: publishes COUNT bodies round robin over the topics, with a bounded window
+/// of publishes in flight, as fast as it can or at a fixed rate. At a fixed rate each body starts
+/// with the time it was due (UTC ticks), not the time it was sent, so a stall is counted in full
+/// (no coordinated omission). Prints "start TICKS" and "published COUNT TICKS".
+/// </summary>
+internal static class PublisherRole
+{
+    public static async Task<int> RunAsync(string peer, int port, string topic, int topicCount, long count, int size, double? rate)
+    {
+        await using var transport = await Peers.ConnectAsync(peer, port);
+        var topics = Peers.Topics(topic, topicCount);
+        var window = new Queue<Task>();
+        var fixedBody = new byte[Math.Max(size, 8)];
+        var start = DateTime.UtcNow.Ticks;
+        Console.WriteLine($"start {start}");
+        for (long i = 0; i < count; i++)
+        {
+            byte[] body;
+            if (rate is { } perSecond)
+            {
+                var due = start + (long)(i * TimeSpan.TicksPerSecond / perSecond);
+                var wait = due - DateTime.UtcNow.Ticks;
+                if (wait > TimeSpan.TicksPerMillisecond)
+                {
+                    await Task.Delay(TimeSpan.FromTicks(wait));
+                }
+
+                body = new byte[Math.Max(size, 8)];
+                BitConverter.TryWriteBytes(body, due);
+            }
+            else
+            {
+                // One shared body, never written to again: brokers may hold it without copying.
+                body = fixedBody;
+            }
+
+            window.Enqueue(transport.PublishAsync(topics[i % topics.Length], body));
+            while (window.Count >= transport.PublishWindow || (window.Count > 0 && window.Peek().IsCompleted))
+            {
+                await window.Dequeue();
+            }
+        }
+
+        await Task.WhenAll(window);
+        Console.WriteLine($"published {count} {DateTime.UtcNow.Ticks}");
+        return 0;
+    }
+}
