@@ -21,7 +21,10 @@ public sealed record TopicInfo(
     long Published,
     long Delivered)
 {
-    /// <summary>Messages dropped because a subscriber already held <see cref="SubscribeOptions.MaxPending"/> messages.</summary>
+    /// <summary>
+    /// Messages that did not reach a subscriber the topic handed them to: dropped because it already
+    /// held <see cref="SubscribeOptions.MaxPending"/> messages, or lost when a delivery to its client failed.
+    /// </summary>
     public long Dropped { get; init; }
 
     /// <summary>Where the topic lives now: the address of the silo hosting its grain (null for an in-process broker).</summary>

@@ -223,7 +223,12 @@ internal sealed partial class SubscriberGrain(
                 }
                 catch (Exception ex)
                 {
+                    // Counted with the drops: TopicInfo shows every message that did not get through.
                     LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
+                    if (Spec is { } spec)
+                    {
+                        _ = Topic(spec).AddDropped(batch.Length);
+                    }
                 }
             }
         }

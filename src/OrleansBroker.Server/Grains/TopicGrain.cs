@@ -181,7 +181,7 @@ internal sealed partial class TopicGrain(
         return true;
     }
 
-    [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a slow subscriber dropped {Count} message(s) (its MaxPending were waiting)")]
+    [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a subscriber dropped {Count} message(s) (its MaxPending were waiting, or delivery to its client failed)")]
     private static partial void LogWarningDropped(ILogger logger, string topic, long count);
 
     /// <summary>A subscription as the topic sees it: where to send, and the next batch number of its stream.</summary>
