@@ -34,6 +34,14 @@ internal sealed class ClusterConnection : IAsyncDisposable
             {
                 endpoints.Add(await ResolveAsync(gateway, cancellationToken));
             }
+
+            // The Orleans client retries a gateway that refuses connections until its timeout:
+            // when none of them even accepts a TCP connection, say so at once.
+            if (await FirstListeningAsync(endpoints, cancellationToken) is null)
+            {
+                throw new BrokerException(BrokerErrorCode.Unavailable,
+                    $"no silo answers at {string.Join(", ", command.Gateways.Select(g => $"{g.Host}:{g.Port}"))}: connection refused");
+            }
         }
 
         // No logging providers: the client speaks only through its own one-line messages.
@@ -87,6 +95,28 @@ internal sealed class ClusterConnection : IAsyncDisposable
         {
             _host.Dispose();
         }
+    }
+
+    /// <summary>The first gateway that accepts a TCP connection within a few seconds, or null.</summary>
+    private static async Task<IPEndPoint?> FirstListeningAsync(IReadOnlyList<IPEndPoint> endpoints, CancellationToken cancellationToken)
+    {
+        foreach (var endpoint in endpoints)
+        {
+            using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            try
+            {
+                await socket.ConnectAsync(endpoint, timeout.Token);
+                return endpoint;
+            }
+            catch (Exception ex) when (ex is SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // Not listening, or not answering: try the next one.
+            }
+        }
+
+        return null;
     }
 
     private static async Task<IPEndPoint> ResolveAsync(DnsEndPoint gateway, CancellationToken cancellationToken)

@@ -64,6 +64,7 @@ public sealed class ProgramTests
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), "an unreachable silo is reported within 30 s");
         var line = Assert.Single(client.Stderr);
         Assert.StartsWith("client: no silo answers at 127.0.0.1:", line);
+        Assert.EndsWith("connection refused", line);
         Assert.Empty(client.Stdout);
     }
 
