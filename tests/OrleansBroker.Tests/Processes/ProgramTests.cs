@@ -56,6 +56,38 @@ public sealed class ProgramTests
     }
 
     [Fact]
+    public async Task Subscriber_SurvivesARestartOfItsOnlySilo_WithoutResubscribing()
+    {
+        var siloPort = ProgramProcess.FreePort().ToString();
+        var gatewayPort = ProgramProcess.FreePort().ToString();
+        var gateway = $"127.0.0.1:{gatewayPort}";
+        string[] siloArgs = ["--silo-port", siloPort, "--gateway-port", gatewayPort, "--dashboard-port", "0", "--lease", "00:00:03"];
+        using var first = ProgramProcess.Start("silo", siloArgs);
+        await first.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "the silo to be ready", StartTimeout);
+
+        using var sub = ProgramProcess.Start("client", "--gateway", gateway, "sub", "restart", "--count", "2");
+        await sub.WaitForLine(l => l.StartsWith("subscribed to restart"), "the subscription", StartTimeout);
+        Assert.Equal(0, (await ProgramProcess.RunAsync("client", RunTimeout, "pub", "restart", "before", "--gateway", gateway)).ExitCode);
+        await Eventually.WaitUntil(() => sub.Stdout.Contains("before"), "the first message");
+
+        // kill -9: the silo's memory storage, topic and subscription are all gone with it.
+        first.Kill();
+        using var second = ProgramProcess.Start("silo", siloArgs);
+        await second.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "the new silo to be ready", StartTimeout);
+
+        // The subscriber's lease renewals find the subscription lost and re-attach it.
+        await Eventually.WaitUntil(async () =>
+        {
+            var topics = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", gateway);
+            return topics.Stdout.Any(l => l.StartsWith("restart ") && l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] == "1");
+        }, "the subscription to be re-attached", TimeSpan.FromSeconds(60));
+        Assert.Equal(0, (await ProgramProcess.RunAsync("client", RunTimeout, "pub", "restart", "after", "--gateway", gateway)).ExitCode);
+
+        await sub.WaitForExitAsync(RunTimeout);
+        Assert.Equal(["before", "after"], sub.Stdout);
+    }
+
+    [Fact]
     public async Task Client_NoSiloAnswering_ExitsNonZeroWithOneLine()
     {
         var started = DateTime.UtcNow;
