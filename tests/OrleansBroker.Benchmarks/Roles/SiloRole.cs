@@ -27,8 +27,20 @@ internal static class SiloRole
         await host.StartAsync();
         Console.WriteLine("ready");
 
-        // Runs until the orchestrator closes standard input (or kills it).
-        await Console.In.ReadToEndAsync();
+        // Runs until the orchestrator closes standard input (or kills it). "heap" asks for the
+        // managed heap after a full collection: live objects only, without the GC's headroom.
+        await Task.Run(() =>
+        {
+            while (Console.In.ReadLine() is { } line)
+            {
+                if (line == "heap")
+                {
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    GC.WaitForPendingFinalizers();
+                    Console.WriteLine($"heap {GC.GetTotalMemory(forceFullCollection: true)}");
+                }
+            }
+        });
         await host.StopAsync(TimeSpan.FromSeconds(10));
         return 0;
     }
