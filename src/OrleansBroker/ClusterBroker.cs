@@ -91,11 +91,11 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
-        Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfNotConnected();
         var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
-        var accepted = batcher.EnqueueAsync(message, message.SizeInBytes());
+        var accepted = batcher.EnqueueAsync(message, size);
         return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
     }
 

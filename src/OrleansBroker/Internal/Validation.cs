@@ -38,7 +38,7 @@ internal static class Validation
                 break;
             }
 
-            if (!IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or '.' or ':'))
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or '.' or ':'))
             {
                 error = $"'{Printable(c.ToString())}' is not allowed (use ASCII letters, digits and _ - . :)";
             }
@@ -50,8 +50,8 @@ internal static class Validation
         }
     }
 
-    /// <summary>Checks the header keys and the size against <paramref name="maxMessageBytes"/>.</summary>
-    public static void ValidateMessage(Message message, int maxMessageBytes)
+    /// <summary>Checks the header keys and the size against <paramref name="maxMessageBytes"/>; returns the size.</summary>
+    public static long ValidateMessage(Message message, int maxMessageBytes)
     {
         ArgumentNullException.ThrowIfNull(message);
         foreach (var (key, value) in message.Header)
@@ -82,6 +82,8 @@ internal static class Validation
             throw new BrokerException(BrokerErrorCode.MessageTooLarge,
                 $"Message of {size} bytes is larger than MaxMessageBytes ({maxMessageBytes}).");
         }
+
+        return size;
     }
 
     public static SubscribeOptions ValidateSubscribeOptions(SubscribeOptions? options)
@@ -133,7 +135,7 @@ internal static class Validation
                 return $"'{c}' is reserved for patterns";
             }
 
-            if (!IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or ':' or '/'))
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or ':' or '/'))
             {
                 return $"'{Printable(c.ToString())}' is not allowed (use ASCII letters, digits and _ - : / in dot-separated tokens)";
             }
@@ -143,8 +145,6 @@ internal static class Validation
 
         return tokenLength == 0 ? "it has an empty token" : null;
     }
-
-    private static bool IsAsciiLetterOrDigit(char c) => char.IsAsciiLetterOrDigit(c);
 
     // Error messages stay on one line and readable whatever the caller passed.
     private static string Printable(string value)
