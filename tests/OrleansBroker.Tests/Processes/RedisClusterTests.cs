@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace OrleansBroker.Tests.Processes;
 
 /// <summary>
-/// A real cluster: redis-server, three silo processes with Redis membership and storage, and
+/// A real cluster: an embedded Garnet (the Redis protocol), three silo processes with Redis membership and storage, and
 /// client processes, all on loopback. Each test builds its own and kills every process at the end.
 /// Failure detection is shortened (1 s probes, 2 missed) and the lease is 3 s, so each heals in seconds.
 /// </summary>
@@ -23,7 +23,7 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
 
     public async Task InitializeAsync()
     {
-        _redis = await RedisServer.StartAsync();
+        _redis = RedisServer.Start();
         for (var i = 0; i < 3; i++)
         {
             var siloPort = ProgramProcess.FreePort();
@@ -41,6 +41,15 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
 
     public Task DisposeAsync()
     {
+        // The silos' warnings and errors explain a failed run; they are shown with the test's output.
+        foreach (var (silo, port) in _silos)
+        {
+            foreach (var line in silo.Stdout.Concat(silo.Stderr).Where(l => l.Contains(" warn: ") || l.Contains(" fail: ") || l.Contains(" crit: ")).Take(40))
+            {
+                output.WriteLine($"silo {port}: {line}");
+            }
+        }
+
         foreach (var process in _processes)
         {
             process.Dispose();

@@ -2,12 +2,14 @@ using OrleansBroker.Cli;
 
 namespace OrleansBroker.Tests.Unit;
 
+// Cli.CommandLine, not CommandLine: Garnet (the embedded test store) brings a global CommandLine namespace.
+
 public sealed class CommandLineTests
 {
     [Fact]
     public void Pub_ParsesHeadersCountAndGateways()
     {
-        var line = CommandLine.Parse(["--gateway", "10.0.0.1:30001", "pub", "orders", "hello", "--header", "a=b=c", "--count", "5", "--gateway", "h:2"]);
+        var line = Cli.CommandLine.Parse(["--gateway", "10.0.0.1:30001", "pub", "orders", "hello", "--header", "a=b=c", "--count", "5", "--gateway", "h:2"]);
         Assert.Equal("pub", line.Command);
         Assert.Equal("orders", line.Topic);
         Assert.Equal("hello", line.Body);
@@ -19,7 +21,7 @@ public sealed class CommandLineTests
     [Fact]
     public void DefaultGateway_IsLocalhost30000()
     {
-        var gateway = Assert.Single(CommandLine.Parse(["topics"]).Gateways);
+        var gateway = Assert.Single(Cli.CommandLine.Parse(["topics"]).Gateways);
         Assert.Equal(("localhost", 30000), (gateway.Host, gateway.Port));
     }
 
@@ -38,7 +40,7 @@ public sealed class CommandLineTests
     [InlineData(new[] { "pub", "t", "b", "--queue", "q" }, "does not apply to pub")]
     public void BadInput_ThrowsUsageWithOneLine(string[] args, string expected)
     {
-        var error = Assert.Throws<UsageException>(() => CommandLine.Parse(args));
+        var error = Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(args));
         Assert.Contains(expected, error.Message);
         Assert.DoesNotContain('\n', error.Message);
     }
