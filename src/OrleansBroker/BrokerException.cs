@@ -10,7 +10,11 @@ public enum BrokerErrorCode
     Unavailable,
 }
 
-/// <summary>A broker call that was refused or could not be carried out; <see cref="Code"/> says why.</summary>
+/// <summary>
+/// A broker call that was refused or could not be carried out; <see cref="Code"/> says why.
+/// Serializable, so a silo's refusal reaches the client with its code.
+/// </summary>
+[GenerateSerializer, Alias("OrleansBroker.BrokerException")]
 public class BrokerException : Exception
 {
     public BrokerException(BrokerErrorCode code, string message, Exception? innerException = null)
@@ -19,5 +23,6 @@ public class BrokerException : Exception
         Code = code;
     }
 
-    public BrokerErrorCode Code { get; }
+    [Id(0)]
+    public BrokerErrorCode Code { get; private set; }
 }

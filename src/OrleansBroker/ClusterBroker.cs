@@ -117,7 +117,9 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         catch (Exception ex)
         {
             await EndQuietlyAsync(subscription).ConfigureAwait(false);
-            if (ex is OperationCanceledException)
+
+            // Cancelled, or refused by the silo under its own limits (a MaxPending above its cap): as it is.
+            if (ex is OperationCanceledException or BrokerException or ArgumentException)
             {
                 throw;
             }

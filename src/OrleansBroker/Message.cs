@@ -15,6 +15,11 @@ public sealed class Message
     [Id(0)] private readonly Dictionary<string, string>? _header;
     [Id(1)] private readonly ReadOnlyMemory<byte> _body;
 
+    // The size plus one, 0 until first asked (not serialized: each process counts once). The
+    // client's check and each silo's limits ask for it; a message is immutable, so it never changes.
+    [NonSerialized]
+    private long _sizePlusOne;
+
     public Message(ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, string>? header = null)
     {
         _body = body;
@@ -46,6 +51,12 @@ public sealed class Message
     /// <summary>Body plus header keys and values in UTF-8: what <see cref="BrokerOptions.MaxMessageBytes"/> limits.</summary>
     internal long SizeInBytes()
     {
+        var known = Volatile.Read(ref _sizePlusOne);
+        if (known > 0)
+        {
+            return known - 1;
+        }
+
         long size = _body.Length;
         if (_header is not null)
         {
@@ -55,6 +66,7 @@ public sealed class Message
             }
         }
 
+        Volatile.Write(ref _sizePlusOne, size + 1);
         return size;
     }
 }

@@ -8,10 +8,11 @@ namespace OrleansBroker.Server.Grains;
 /// topic (re)starts the subscription's stream. Orleans may reorder one-way calls, above all the
 /// first ones to a grain whose address is not cached yet, so a batch that arrives early is held
 /// until the gap fills, a repeated one is dropped, and so is a batch of an older stream. A gap
-/// that lasts longer than <see cref="GapTimeout"/> (or holds back <see cref="MaxHeld"/> batches)
-/// is given up on: its batch was lost, with an activation that died, and delivery goes on.
+/// that lasts longer than <see cref="GapTimeout"/> (or holds back <see cref="MaxHeld"/> batches, or
+/// more than its byte budget) is given up on: its batch was lost, with an activation that died, and
+/// delivery goes on.
 /// </summary>
-internal sealed class SequenceGate
+internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
 {
     internal const int MaxHeld = 1024;
     internal static readonly TimeSpan GapTimeout = TimeSpan.FromSeconds(1);
@@ -19,6 +20,9 @@ internal sealed class SequenceGate
     private readonly SortedDictionary<long, DeliveryBatch> _held = [];
     private long _next;
     private DateTime _gapSince;
+
+    /// <summary>The bytes of the batches held back for a gap: they count against the subscription's budget.</summary>
+    public long HeldBytes { get; private set; }
 
     /// <summary>The newest stream seen; 0 before the first batch.</summary>
     public long Stream { get; private set; }
@@ -31,7 +35,7 @@ internal sealed class SequenceGate
     {
         Stream = position.Stream;
         _next = position.Next;
-        _held.Clear();
+        Clear();
     }
 
     /// <summary>Batches are waiting for a gap to fill; call <see cref="Flush"/> later to give up on it.</summary>
@@ -52,7 +56,7 @@ internal sealed class SequenceGate
         {
             Stream = batch.Stream;
             _next = 0;
-            _held.Clear();
+            Clear();
         }
 
         if (batch.Sequence == _next)
@@ -68,7 +72,11 @@ internal sealed class SequenceGate
                 _gapSince = now;
             }
 
-            _held[batch.Sequence] = batch;
+            if (_held.TryAdd(batch.Sequence, batch))
+            {
+                HeldBytes += MessageBytes.Of(batch.Messages);
+            }
+
             Flush(ready, now);
         }
 
@@ -78,7 +86,7 @@ internal sealed class SequenceGate
     /// <summary>Gives up on a gap that has lasted too long, handing over what waited behind it.</summary>
     public void Flush(List<DeliveryBatch> ready, DateTime now)
     {
-        if (_held.Count > 0 && (_held.Count > MaxHeld || now - _gapSince >= GapTimeout))
+        if (_held.Count > 0 && (_held.Count > MaxHeld || HeldBytes > maxHeldBytes || now - _gapSince >= GapTimeout))
         {
             _next = _held.Keys.First();
             Drain(ready, now);
@@ -89,6 +97,7 @@ internal sealed class SequenceGate
     {
         while (_held.Remove(_next, out var next))
         {
+            HeldBytes -= MessageBytes.Of(next.Messages);
             ready.Add(next);
             _next++;
         }
@@ -97,5 +106,11 @@ internal sealed class SequenceGate
         {
             _gapSince = now;
         }
+    }
+
+    private void Clear()
+    {
+        _held.Clear();
+        HeldBytes = 0;
     }
 }

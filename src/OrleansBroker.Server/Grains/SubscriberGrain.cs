@@ -1,12 +1,15 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Grains;
+using OrleansBroker.Internal;
+using OrleansBroker.Publishing;
 
 namespace OrleansBroker.Server.Grains;
 
 /// <summary>
 /// One subscription. Takes batches from its topic without ever making it wait, holds at most
-/// MaxPending messages (dropping and counting the rest), and pumps them to the client's observer
+/// MaxPending messages and MaxSubscriptionBytes bytes (dropping and counting the rest: the gate's
+/// held batches and the delivery in flight count too), and pumps them to the client's observer
 /// one call at a time, merging whatever queued meanwhile into the next call. Reentrant so that
 /// new batches are taken while a delivery is in flight; every turn runs on the grain's one thread.
 /// </summary>
@@ -17,13 +20,18 @@ internal sealed partial class SubscriberGrain(
     IOptions<BrokerSiloOptions> options,
     ILogger<SubscriberGrain> logger) : Grain, ISubscriberGrain
 {
-    internal const int MaxDeliveryMessages = 4096;
+    internal const int MaxDeliveryMessages = TopicBatcher.MaxBatchMessages;
+    internal const long MaxDeliveryBytes = TopicBatcher.MaxBatchBytes;
 
     private readonly TimeSpan _lease = options.Value.SubscriptionLease;
-    private readonly SequenceGate _gate = new();
+    private readonly int _maxPendingLimit = options.Value.MaxPendingLimit;
+    private readonly long _maxBytes = options.Value.MaxSubscriptionBytes;
+    private readonly SequenceGate _gate = new(options.Value.MaxSubscriptionBytes);
     private readonly List<DeliveryBatch> _ready = [];
     private readonly Queue<Message[]> _pending = new();
     private int _pendingCount;
+    private long _pendingBytes;
+    private long _inFlightBytes;
     private Task? _pump;
     private DateTime _leaseEnds;
     private IGrainTimer? _leaseTimer;
@@ -63,6 +71,7 @@ internal sealed partial class SubscriberGrain(
 
     public async Task<TimeSpan> Attach(SubscriptionSpec spec, IMessageObserver observer)
     {
+        ValidateAttach(spec, observer);
         state.State.Spec = spec;
         state.State.Observer = observer;
         _ending = null;
@@ -94,6 +103,12 @@ internal sealed partial class SubscriberGrain(
 
     public Task Deliver(DeliveryBatch batch)
     {
+        if (!IsPlausible(batch))
+        {
+            LogWarningImplausibleBatch(logger, Id);
+            return Task.CompletedTask;
+        }
+
         if (Spec is null || _ending is not null)
         {
             // The topic still lists a subscription this grain no longer holds: take it off.
@@ -168,19 +183,36 @@ internal sealed partial class SubscriberGrain(
         }
     }
 
-    /// <summary>Queues what fits under <paramref name="maxPending"/>; returns how many messages did not.</summary>
+    /// <summary>
+    /// Queues the longest run that fits under <paramref name="maxPending"/> messages and the byte
+    /// budget (what waits, what is on its way to the client, what the gate holds); returns how many did not.
+    /// </summary>
     private long Enqueue(Message[] messages, int maxPending)
     {
         var room = maxPending - _pendingCount;
-        if (room <= 0)
+        var byteRoom = _maxBytes - _pendingBytes - _inFlightBytes - _gate.HeldBytes;
+        var taken = 0;
+        long takenBytes = 0;
+        while (taken < messages.Length && taken < room)
         {
-            return messages.Length;
+            var size = messages[taken].SizeInBytes();
+            if (takenBytes + size > byteRoom)
+            {
+                break;
+            }
+
+            takenBytes += size;
+            taken++;
         }
 
-        var taken = messages.Length <= room ? messages : messages[..room];
-        _pending.Enqueue(taken);
-        _pendingCount += taken.Length;
-        return messages.Length - taken.Length;
+        if (taken > 0)
+        {
+            _pending.Enqueue(taken == messages.Length ? messages : messages[..taken]);
+            _pendingCount += taken;
+            _pendingBytes += takenBytes;
+        }
+
+        return messages.Length - taken;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -230,6 +262,10 @@ internal sealed partial class SubscriberGrain(
                         _ = Topic(spec).AddDropped(batch.Length);
                     }
                 }
+                finally
+                {
+                    _inFlightBytes = 0;
+                }
             }
         }
         finally
@@ -238,26 +274,68 @@ internal sealed partial class SubscriberGrain(
         }
     }
 
-    /// <summary>Everything waiting, merged into one delivery of at most <see cref="MaxDeliveryMessages"/>.</summary>
+    /// <summary>
+    /// Everything waiting, merged into one delivery of at most <see cref="MaxDeliveryMessages"/>
+    /// and <see cref="MaxDeliveryBytes"/> (a single larger batch goes alone). Its bytes count as in flight until the client has it.
+    /// </summary>
     private Message[] TakeBatch()
     {
-        var first = _pending.Peek();
-        if (_pending.Count == 1 || first.Length >= MaxDeliveryMessages)
+        var first = _pending.Dequeue();
+        var bytes = MessageBytes.Of(first);
+        Message[] batch;
+        if (_pending.Count == 0 || first.Length >= MaxDeliveryMessages || bytes >= MaxDeliveryBytes)
         {
-            _pending.Dequeue();
-            _pendingCount -= first.Length;
-            return first;
+            batch = first;
+        }
+        else
+        {
+            var merged = new List<Message>(Math.Min(_pendingCount, MaxDeliveryMessages));
+            merged.AddRange(first);
+            while (_pending.TryPeek(out var next) && merged.Count + next.Length <= MaxDeliveryMessages
+                && MessageBytes.Of(next) is var nextBytes && bytes + nextBytes <= MaxDeliveryBytes)
+            {
+                merged.AddRange(_pending.Dequeue());
+                bytes += nextBytes;
+            }
+
+            batch = merged.ToArray();
         }
 
-        var merged = new List<Message>(Math.Min(_pendingCount, MaxDeliveryMessages));
-        while (_pending.TryPeek(out var next) && merged.Count + next.Length <= MaxDeliveryMessages)
-        {
-            merged.AddRange(_pending.Dequeue());
-        }
-
-        _pendingCount -= merged.Count;
-        return merged.ToArray();
+        _pendingCount -= batch.Length;
+        _pendingBytes -= bytes;
+        _inFlightBytes = bytes;
+        return batch;
     }
+
+    /// <summary>
+    /// The spec as the client library makes it, and no takeover: a live subscription stays bound to
+    /// its client's observer (its own client re-attaches with the same one).
+    /// </summary>
+    private void ValidateAttach(SubscriptionSpec spec, IMessageObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(observer);
+        Validation.ValidateSubscriptionId(Id);
+        Validation.ValidateTopic(spec.Topic);
+        Validation.ValidateQueue(spec.Queue);
+        if (spec.MaxPending < 1 || spec.MaxPending > _maxPendingLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(spec), spec.MaxPending,
+                $"{nameof(SubscribeOptions.MaxPending)} must be between 1 and the silo's limit, {_maxPendingLimit}.");
+        }
+
+        if (Spec is not null && _ending is null && DateTime.UtcNow <= _leaseEnds && !Equals(state.State.Observer, observer))
+        {
+            throw new InvalidOperationException($"Subscription {Id} is bound to another client.");
+        }
+    }
+
+    /// <summary>A batch a topic could have sent: one silo's stream, no null in it. Anything else is refused unread.</summary>
+    private static bool IsPlausible(DeliveryBatch batch) =>
+        batch is { Topic: not null, Messages: not null }
+        && StreamNumbers.IsPlausible(batch.Stream, DateTime.UtcNow)
+        && batch.Sequence >= 0
+        && Array.TrueForAll(batch.Messages, m => m is not null);
 
     private void StartLease()
     {
@@ -283,6 +361,7 @@ internal sealed partial class SubscriberGrain(
     {
         _pending.Clear();
         _pendingCount = 0;
+        _pendingBytes = 0;
         _leaseTimer?.Dispose();
         _leaseTimer = null;
         _gapTimer?.Dispose();
@@ -302,6 +381,9 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(31, LogLevel.Information, "Subscription {Id} of topic '{Topic}': its client is gone; removed")]
     private static partial void LogInformationClientGone(ILogger logger, string id, string? topic);
+
+    [LoggerMessage(33, LogLevel.Warning, "Subscription {Id}: refused a batch no topic could have sent (bad stream number or null messages)")]
+    private static partial void LogWarningImplausibleBatch(ILogger logger, string id);
 
     [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
     private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);

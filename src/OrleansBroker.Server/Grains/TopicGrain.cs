@@ -1,18 +1,25 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OrleansBroker.Grains;
+using OrleansBroker.Internal;
+using OrleansBroker.Publishing;
 
 namespace OrleansBroker.Server.Grains;
 
 /// <summary>
 /// One topic. Fans each published batch out with one one-way call per broadcast subscription and
 /// one per queue-group member it picks, numbering each subscription's batches so the subscriber
-/// can restore their order. It never awaits a subscriber, so none can stall the topic.
+/// can restore their order. It never awaits a subscriber, so none can stall the topic. Every rule
+/// the client library checks is checked here too, before anything changes: a caller that is not
+/// our client gets the same refusals.
 /// </summary>
 [GrainType(BrokerGrainTypes.Topic)]
 internal sealed partial class TopicGrain(
     [PersistentState("topic", BrokerSiloOptions.StorageName)] IPersistentState<TopicState> state,
+    IOptions<BrokerSiloOptions> options,
     ILogger<TopicGrain> logger) : Grain, ITopicGrain
 {
+    private readonly int _maxMessageBytes = options.Value.MaxMessageBytes;
     private readonly List<Target> _broadcast = [];
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
@@ -60,6 +67,7 @@ internal sealed partial class TopicGrain(
     public Task Publish(Immutable<Message[]> messages)
     {
         var batch = messages.Value;
+        ValidateBatch(batch);
         state.State.Published += batch.Length;
         foreach (var target in _broadcast)
         {
@@ -76,6 +84,14 @@ internal sealed partial class TopicGrain(
 
     public async Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
     {
+        Validation.ValidateTopic(Topic);
+        Validation.ValidateSubscriptionId(subscriptionId);
+        Validation.ValidateQueue(queue);
+        if (!StreamNumbers.IsPlausible(minimumStream, DateTime.UtcNow))
+        {
+            throw new ArgumentOutOfRangeException(nameof(minimumStream), minimumStream, "Not a stream number this cluster handed out.");
+        }
+
         if (_targets.TryGetValue(subscriptionId, out var existing) && existing.Queue == queue)
         {
             if (restartStream || existing.Stream < minimumStream)
@@ -103,6 +119,11 @@ internal sealed partial class TopicGrain(
 
     public Task AddDropped(long count)
     {
+        if (count <= 0)
+        {
+            return Task.CompletedTask;
+        }
+
         state.State.Dropped += count;
         LogWarningDropped(logger, Topic, count);
         return Task.CompletedTask;
@@ -121,6 +142,33 @@ internal sealed partial class TopicGrain(
             Host = RuntimeIdentity,
         }
         : null);
+
+    /// <summary>
+    /// The topic's name and every message, against the same rules as the client library and this
+    /// silo's limits; the batch bounded as the client's batcher bounds it. Refuses the whole batch.
+    /// </summary>
+    private void ValidateBatch(Message[] batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Validation.ValidateTopic(Topic);
+        if (batch.Length > TopicBatcher.MaxBatchMessages)
+        {
+            throw new BrokerException(BrokerErrorCode.MessageTooLarge,
+                $"A batch of {batch.Length} messages is more than the silo takes in one call ({TopicBatcher.MaxBatchMessages}).");
+        }
+
+        long bytes = 0;
+        foreach (var message in batch)
+        {
+            bytes += Validation.ValidateMessage(message, _maxMessageBytes);
+        }
+
+        if (batch.Length > 1 && bytes > Math.Max(TopicBatcher.MaxBatchBytes, _maxMessageBytes))
+        {
+            throw new BrokerException(BrokerErrorCode.MessageTooLarge,
+                $"A batch of {bytes} bytes is more than the silo takes in one call ({TopicBatcher.MaxBatchBytes}).");
+        }
+    }
 
     private void Send(Target target, Message[] messages)
     {
@@ -181,7 +229,7 @@ internal sealed partial class TopicGrain(
         return true;
     }
 
-    [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a subscriber dropped {Count} message(s) (its MaxPending were waiting, or delivery to its client failed)")]
+    [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a subscriber dropped {Count} message(s) (its MaxPending messages or MaxSubscriptionBytes were waiting, or delivery to its client failed)")]
     private static partial void LogWarningDropped(ILogger logger, string topic, long count);
 
     /// <summary>A subscription as the topic sees it: where to send, and the next batch number of its stream.</summary>

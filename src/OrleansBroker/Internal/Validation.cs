@@ -86,6 +86,19 @@ internal static class Validation
         return size;
     }
 
+    /// <summary>
+    /// A subscription id as clients make them (a GUID's 32 hex digits), or any 1 to 255 ASCII
+    /// letters, digits, '-' and '_': the silos refuse anything else from a caller that is not our client.
+    /// </summary>
+    public static void ValidateSubscriptionId(string subscriptionId)
+    {
+        ArgumentNullException.ThrowIfNull(subscriptionId);
+        if (subscriptionId.Length is 0 or > MaxNameLength || !subscriptionId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            throw new ArgumentException($"Invalid subscription id '{Printable(subscriptionId)}'.", nameof(subscriptionId));
+        }
+    }
+
     public static SubscribeOptions ValidateSubscribeOptions(SubscribeOptions? options)
     {
         options ??= new SubscribeOptions();

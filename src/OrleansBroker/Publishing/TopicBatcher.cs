@@ -84,6 +84,12 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
                 await grain.Publish(batch.Messages.ToArray().AsImmutable()).ConfigureAwait(false);
                 batch.Accepted.TrySetResult();
             }
+            catch (BrokerException refused)
+            {
+                // The silo refused the batch under its own limits (a MaxMessageBytes below this
+                // client's): nothing of it was accepted, and the publishers learn why.
+                batch.Accepted.TrySetException(refused);
+            }
             catch (Exception ex)
             {
                 batch.Accepted.TrySetException(new BrokerException(BrokerErrorCode.Unavailable,
