@@ -10,7 +10,7 @@ namespace OrleansBroker;
 /// Unsubscribe is finished when it returns, each handler runs on its own loop so handlers may
 /// publish and subscribe, and nothing outlives its subscription.
 /// </summary>
-public sealed class MemoryBroker : IBroker, IBrokerAdmin
+public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, MemoryTopic> _topics = new(StringComparer.Ordinal);
@@ -56,21 +56,16 @@ public sealed class MemoryBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
-    public Task DisconnectAsync(CancellationToken cancellationToken = default)
+    public async Task DisconnectAsync(CancellationToken cancellationToken = default)
     {
+        List<MemorySubscription> ending;
         lock (_gate)
         {
-            foreach (var subscription in _subscriptions)
-            {
-                _topics[subscription.Topic].Remove(subscription);
-                subscription.Dispatcher.Close();
-            }
-
-            _subscriptions.Clear();
             _connected = false;
+            ending = [.. _subscriptions];
         }
 
-        return Task.CompletedTask;
+        await Task.WhenAll(ending.Select(RemoveAsync)).ConfigureAwait(false);
     }
 
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
@@ -127,16 +122,36 @@ public sealed class MemoryBroker : IBroker, IBrokerAdmin
 
     public override string ToString() => "memory";
 
-    internal void Remove(MemorySubscription subscription)
+    /// <summary>
+    /// Takes the subscription off its topic, then closes its dispatcher (waiting for a handler in
+    /// progress) and hands the messages it never began back to its topic: a queue group's other
+    /// members take them, and what nobody can take is counted as dropped.
+    /// </summary>
+    internal async Task RemoveAsync(MemorySubscription subscription)
     {
+        bool removed;
         lock (_gate)
         {
-            if (_subscriptions.Remove(subscription))
+            removed = _subscriptions.Remove(subscription);
+            if (removed)
             {
                 _topics[subscription.Topic].Remove(subscription);
             }
+        }
 
-            subscription.Dispatcher.Close();
+        var unbegun = await subscription.Dispatcher.CloseAsync().ConfigureAwait(false);
+        if (removed && unbegun.Length > 0)
+        {
+            int dropped;
+            lock (_gate)
+            {
+                dropped = _topics[subscription.Topic].HandBack(subscription.Options.Queue, unbegun);
+            }
+
+            if (dropped > 0)
+            {
+                LogWarningLeftoversDropped(_logger, subscription.Topic, dropped);
+            }
         }
     }
 
@@ -157,4 +172,7 @@ public sealed class MemoryBroker : IBroker, IBrokerAdmin
             throw new BrokerException(BrokerErrorCode.NotConnected, "The broker is not connected: call ConnectAsync first.");
         }
     }
+
+    [LoggerMessage(40, LogLevel.Warning, "Topic '{Topic}': a subscription ended with {Count} message(s) it had not begun and no queue-group member to take them; dropped")]
+    private static partial void LogWarningLeftoversDropped(ILogger logger, string topic, int count);
 }

@@ -20,6 +20,7 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
     private readonly SortedDictionary<long, DeliveryBatch> _held = [];
     private long _next;
     private DateTime _gapSince;
+    private long _discarded;
 
     /// <summary>The bytes of the batches held back for a gap: they count against the subscription's budget.</summary>
     public long HeldBytes { get; private set; }
@@ -38,6 +39,17 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
         Clear();
     }
 
+    /// <summary>
+    /// Messages of batches discarded since last asked: of an older stream, or arriving after their
+    /// gap was given up on. They are counted as dropped, never lost silently.
+    /// </summary>
+    public long TakeDiscarded()
+    {
+        var discarded = _discarded;
+        _discarded = 0;
+        return discarded;
+    }
+
     /// <summary>Batches are waiting for a gap to fill; call <see cref="Flush"/> later to give up on it.</summary>
     public bool HasGap => _held.Count > 0;
 
@@ -49,6 +61,7 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
     {
         if (batch.Stream < Stream)
         {
+            _discarded += batch.Messages.Length;
             return false;
         }
 
@@ -78,6 +91,11 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
             }
 
             Flush(ready, now);
+        }
+        else
+        {
+            // Behind the gate: its gap was given up on (or a repeat, which one-way calls never make).
+            _discarded += batch.Messages.Length;
         }
 
         return true;

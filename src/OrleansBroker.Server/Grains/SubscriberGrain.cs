@@ -37,6 +37,9 @@ internal sealed partial class SubscriberGrain(
     private IGrainTimer? _leaseTimer;
     private IGrainTimer? _gapTimer;
     private Task? _ending;
+    private SubscriptionSpec? _endingSpec;
+    private bool _clientClosed;
+    private readonly List<Message> _unaccepted = [];
     private long _restartAsked;
 
     private string Id => this.GetPrimaryKeyString();
@@ -72,9 +75,18 @@ internal sealed partial class SubscriberGrain(
     public async Task<TimeSpan> Attach(SubscriptionSpec spec, IMessageObserver observer)
     {
         ValidateAttach(spec, observer);
+        if (_ending is { } ending)
+        {
+            // An ending in progress finishes first: it would otherwise reset what this attach sets.
+            await ending;
+        }
+
+        _ending = null;
+        _endingSpec = null;
+        _clientClosed = false;
+        _unaccepted.Clear();
         state.State.Spec = spec;
         state.State.Observer = observer;
-        _ending = null;
         StartLease();
         await state.WriteStateAsync();
 
@@ -99,7 +111,7 @@ internal sealed partial class SubscriberGrain(
         return true;
     }
 
-    public Task Detach() => EndAsync();
+    public Task Detach(Immutable<Message[]> unbegun) => EndAsync(unbegun.Value ?? []);
 
     public Task Deliver(DeliveryBatch batch)
     {
@@ -109,16 +121,24 @@ internal sealed partial class SubscriberGrain(
             return Task.CompletedTask;
         }
 
-        if (Spec is null || _ending is not null)
+        if (_endingSpec is { } leaving)
         {
-            // The topic still lists a subscription this grain no longer holds: take it off.
-            return _ending ?? GrainFactory.GetGrain<ITopicGrain>(batch.Topic).Unsubscribe(Id);
+            // Sent before the topic took this subscription off: the rest of its group takes it.
+            _ = HandBackAsync(leaving, batch.Messages);
+            return Task.CompletedTask;
+        }
+
+        if (Spec is null)
+        {
+            // The topic still lists a subscription this grain no longer holds: take it off, and
+            // let the topic give the batch to another member of its group or count it.
+            return GrainFactory.GetGrain<ITopicGrain>(batch.Topic).HandBack(Id, null, batch.Messages.AsImmutable());
         }
 
         if (DateTime.UtcNow > _leaseEnds)
         {
             LogInformationLeaseExpired(logger, Id, Spec.Topic);
-            return EndAsync();
+            return EndAsync(batch.Messages);
         }
 
         _ready.Clear();
@@ -128,6 +148,12 @@ internal sealed partial class SubscriberGrain(
             // clock is behind): ask it, once per stream, for a new one.
             _restartAsked = _gate.Stream;
             _ = Topic(Spec).Subscribe(Id, Spec.Queue, _gate.Stream, restartStream: true);
+        }
+
+        if (_gate.TakeDiscarded() is > 0 and var discarded)
+        {
+            LogWarningDiscarded(logger, Id, discarded);
+            _ = Topic(Spec).AddDropped(discarded);
         }
 
         if (_gate.HasGap)
@@ -177,7 +203,7 @@ internal sealed partial class SubscriberGrain(
             _ = Topic(spec).AddDropped(dropped);
         }
 
-        if (_pump is null && _pending.Count > 0)
+        if (_pump is null && _pending.Count > 0 && !_clientClosed)
         {
             _pump = PumpAsync();
         }
@@ -228,6 +254,13 @@ internal sealed partial class SubscriberGrain(
             await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
         }
 
+        if (_pendingCount > 0 && Spec is { } spec)
+        {
+            // The silo's shutdown did not wait for a client this slow: say what it cost.
+            LogWarningShutdownDropped(logger, Id, _pendingCount);
+            _ = Topic(spec).AddDropped(_pendingCount);
+        }
+
         if (Spec is not null && _ending is null && !cancellationToken.IsCancellationRequested)
         {
             state.State.Handover = _gate.Position;
@@ -240,17 +273,23 @@ internal sealed partial class SubscriberGrain(
         await Task.Yield();
         try
         {
-            while (_pending.Count > 0 && state.State.Observer is { } observer)
+            while (_pending.Count > 0 && _ending is null && !_clientClosed && state.State.Observer is { } observer)
             {
                 var batch = TakeBatch();
                 try
                 {
-                    await observer.OnMessages(batch.AsImmutable());
+                    if (!await observer.OnMessages(batch.AsImmutable()))
+                    {
+                        // The client is ending this subscription: its Detach hands this back with the rest.
+                        _clientClosed = true;
+                        _unaccepted.AddRange(batch);
+                        return;
+                    }
                 }
                 catch (ClientNotAvailableException)
                 {
                     LogInformationClientGone(logger, Id, Spec?.Topic);
-                    await EndAsync();
+                    _ = EndAsync(batch);
                     return;
                 }
                 catch (Exception ex)
@@ -348,32 +387,119 @@ internal sealed partial class SubscriberGrain(
         if (Spec is not null && _ending is null && DateTime.UtcNow > _leaseEnds)
         {
             LogInformationLeaseExpired(logger, Id, Spec.Topic);
-            return EndAsync();
+            return EndAsync([]);
         }
 
         return Task.CompletedTask;
     }
 
-    /// <summary>Leaves the topic, forgets the subscription and deactivates; concurrent callers share one ending.</summary>
-    private Task EndAsync() => _ending ??= EndOnceAsync();
-
-    private async Task EndOnceAsync()
+    /// <summary>
+    /// Leaves the topic, hands back what was never delivered, forgets the subscription and
+    /// deactivates; concurrent callers share one ending (a later caller's messages are handed back too).
+    /// </summary>
+    private Task EndAsync(Message[] unbegun)
     {
-        _pending.Clear();
-        _pendingCount = 0;
-        _pendingBytes = 0;
+        if (_ending is not null)
+        {
+            if (unbegun.Length > 0 && _endingSpec is { } leaving)
+            {
+                _ = HandBackAsync(leaving, unbegun);
+            }
+
+            return _ending;
+        }
+
+        return _ending = EndOnceAsync(unbegun);
+    }
+
+    /// <summary>
+    /// Never throws: a topic or a store that cannot be reached must not leave a half-ended grain
+    /// behind (the topic takes off a subscription it still lists at its next delivery here).
+    /// </summary>
+    private async Task EndOnceAsync(Message[] unbegun)
+    {
         _leaseTimer?.Dispose();
         _leaseTimer = null;
         _gapTimer?.Dispose();
         _gapTimer = null;
         if (Spec is { } spec)
         {
-            await Topic(spec).Unsubscribe(Id);
-            await state.ClearStateAsync();
+            _endingSpec = spec;
+            try
+            {
+                await Topic(spec).Unsubscribe(Id);
+            }
+            catch (Exception ex)
+            {
+                LogWarningLeaveFailed(logger, ex, Id, spec.Topic);
+            }
+
+            // The pump stops at its next turn; what it has on its way to the client comes back or is delivered.
+            if (_pump is { } pump)
+            {
+                await pump;
+            }
+
+            var leftovers = new List<Message>(unbegun.Length + _unaccepted.Count + _pendingCount);
+            leftovers.AddRange(unbegun);
+            leftovers.AddRange(_unaccepted);
+            while (_pending.TryDequeue(out var waiting))
+            {
+                leftovers.AddRange(waiting);
+            }
+
+            ResetBuffers();
+            await HandBackAsync(spec, leftovers.ToArray());
+            try
+            {
+                await state.ClearStateAsync();
+            }
+            catch (Exception ex)
+            {
+                LogWarningClearFailed(logger, ex, Id);
+            }
         }
 
+        ResetBuffers();
         state.State = new SubscriberState();
         DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// Gives messages this subscription will never deliver back to its topic, in calls no larger than
+    /// a publish: the rest of its queue group takes them, or the topic counts them as dropped.
+    /// </summary>
+    private async Task HandBackAsync(SubscriptionSpec spec, Message[] messages)
+    {
+        for (var start = 0; start < messages.Length;)
+        {
+            var end = start;
+            long bytes = 0;
+            while (end < messages.Length && end - start < TopicBatcher.MaxBatchMessages
+                && (end == start || bytes + messages[end].SizeInBytes() <= TopicBatcher.MaxBatchBytes))
+            {
+                bytes += messages[end++].SizeInBytes();
+            }
+
+            try
+            {
+                await Topic(spec).HandBack(Id, spec.Queue, messages[start..end].AsImmutable());
+            }
+            catch (Exception ex)
+            {
+                LogWarningHandBackFailed(logger, ex, Id, end - start);
+            }
+
+            start = end;
+        }
+    }
+
+    private void ResetBuffers()
+    {
+        _pending.Clear();
+        _pendingCount = 0;
+        _pendingBytes = 0;
+        _unaccepted.Clear();
     }
 
     [LoggerMessage(30, LogLevel.Information, "Subscription {Id} of topic '{Topic}': its lease lapsed; removed")]
@@ -381,6 +507,21 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(31, LogLevel.Information, "Subscription {Id} of topic '{Topic}': its client is gone; removed")]
     private static partial void LogInformationClientGone(ILogger logger, string id, string? topic);
+
+    [LoggerMessage(34, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': leaving the topic failed; it takes the subscription off at its next delivery")]
+    private static partial void LogWarningLeaveFailed(ILogger logger, Exception exception, string id, string topic);
+
+    [LoggerMessage(35, LogLevel.Warning, "Subscription {Id}: clearing its stored state failed")]
+    private static partial void LogWarningClearFailed(ILogger logger, Exception exception, string id);
+
+    [LoggerMessage(36, LogLevel.Warning, "Subscription {Id}: handing {Count} undelivered message(s) back to the topic failed; they are lost")]
+    private static partial void LogWarningHandBackFailed(ILogger logger, Exception exception, string id, int count);
+
+    [LoggerMessage(37, LogLevel.Warning, "Subscription {Id}: discarded {Count} message(s) that came after their gap was given up on, or from an older stream; counted as dropped")]
+    private static partial void LogWarningDiscarded(ILogger logger, string id, long count);
+
+    [LoggerMessage(38, LogLevel.Warning, "Subscription {Id}: the silo shut down before {Count} message(s) reached the client; counted as dropped")]
+    private static partial void LogWarningShutdownDropped(ILogger logger, string id, int count);
 
     [LoggerMessage(33, LogLevel.Warning, "Subscription {Id}: refused a batch no topic could have sent (bad stream number or null messages)")]
     private static partial void LogWarningImplausibleBatch(ILogger logger, string id);

@@ -117,6 +117,34 @@ internal sealed partial class TopicGrain(
         }
     }
 
+    public async Task HandBack(string subscriptionId, string? queue, Immutable<Message[]> messages)
+    {
+        Validation.ValidateSubscriptionId(subscriptionId);
+        Validation.ValidateQueue(queue);
+        var batch = messages.Value;
+        ValidateBatch(batch);
+
+        // The topic's own record of the subscription's group wins over the caller's word.
+        queue = _targets.TryGetValue(subscriptionId, out var target) ? target.Queue : queue;
+        await Unsubscribe(subscriptionId);
+        if (batch.Length == 0)
+        {
+            return;
+        }
+
+        // No longer that subscription's deliveries: counted again for whoever takes them.
+        state.State.Delivered = Math.Max(0, state.State.Delivered - batch.Length);
+        if (queue is not null && _groups.TryGetValue(queue, out var group))
+        {
+            group.Distribute(batch, this);
+        }
+        else
+        {
+            state.State.Dropped += batch.Length;
+            LogWarningHandedBackDropped(logger, Topic, batch.Length);
+        }
+    }
+
     public Task AddDropped(long count)
     {
         if (count <= 0)
@@ -228,6 +256,9 @@ internal sealed partial class TopicGrain(
 
         return true;
     }
+
+    [LoggerMessage(21, LogLevel.Warning, "Topic '{Topic}': a subscription ended with {Count} message(s) it never delivered, and no queue-group member remains to take them; dropped")]
+    private static partial void LogWarningHandedBackDropped(ILogger logger, string topic, long count);
 
     [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a subscriber dropped {Count} message(s) (its MaxPending messages or MaxSubscriptionBytes were waiting, or delivery to its client failed)")]
     private static partial void LogWarningDropped(ILogger logger, string topic, long count);

@@ -4,7 +4,10 @@ namespace OrleansBroker.Grains;
 [Alias("OrleansBroker.IMessageObserver")]
 public interface IMessageObserver : IGrainObserver
 {
-    /// <summary>Takes a batch; completes once the client has room for it (that is the subscriber's back-pressure).</summary>
+    /// <summary>
+    /// Takes a batch; completes once the client has room for it (that is the subscriber's
+    /// back-pressure). False: the subscription is ending on the client, which did not take the batch.
+    /// </summary>
     [Alias("OnMessages")]
-    Task OnMessages(Immutable<Message[]> messages);
+    Task<bool> OnMessages(Immutable<Message[]> messages);
 }

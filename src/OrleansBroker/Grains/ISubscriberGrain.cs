@@ -15,9 +15,13 @@ public interface ISubscriberGrain : IGrainWithStringKey
     [Alias("Renew")]
     Task<bool> Renew();
 
-    /// <summary>Leaves the topic and forgets the subscription; idempotent.</summary>
+    /// <summary>
+    /// Leaves the topic and forgets the subscription; idempotent. <paramref name="unbegun"/>: what the
+    /// client was given and never began, handed back with what the grain still holds (a queue
+    /// group's other members take it; otherwise it is counted as dropped).
+    /// </summary>
     [Alias("Detach")]
-    Task Detach();
+    Task Detach(Immutable<Message[]> unbegun);
 
     /// <summary>A batch from the topic. One-way: the topic never waits for a subscriber.</summary>
     [OneWay, Alias("Deliver")]

@@ -29,6 +29,14 @@ public interface ITopicGrain : IGrainWithStringKey
     [Alias("Unsubscribe")]
     Task Unsubscribe(string subscriptionId);
 
+    /// <summary>
+    /// A leaving subscription hands back what it was given and never delivered: it is removed (as by
+    /// <see cref="Unsubscribe"/>), the other members of its queue group take the messages, and what
+    /// nobody can take is counted as dropped. At most one publish call's worth of messages per call.
+    /// </summary>
+    [Alias("HandBack")]
+    Task HandBack(string subscriptionId, string? queue, Immutable<Message[]> messages);
+
     /// <summary>A subscription dropped this many messages (its MaxPending were waiting). One-way: counting never slows delivery.</summary>
     [OneWay, Alias("AddDropped")]
     Task AddDropped(long count);

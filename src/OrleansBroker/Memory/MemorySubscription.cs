@@ -12,11 +12,7 @@ internal sealed class MemorySubscription(MemoryBroker broker, string topic, Subs
 
     public HandlerDispatcher Dispatcher { get; } = dispatcher;
 
-    public Task UnsubscribeAsync(CancellationToken cancellationToken = default)
-    {
-        broker.Remove(this);
-        return Task.CompletedTask;
-    }
+    public Task UnsubscribeAsync(CancellationToken cancellationToken = default) => broker.RemoveAsync(this);
 
     public ValueTask DisposeAsync() => new(UnsubscribeAsync());
 }

@@ -62,6 +62,25 @@ internal sealed class MemoryTopic(string name)
         }
     }
 
+    /// <summary>
+    /// Messages a leaving subscription was handed and never began: no longer its deliveries. A
+    /// queue group's remaining members take them; returns how many nobody could take (dropped).
+    /// </summary>
+    public int HandBack(string? queue, Message[] messages)
+    {
+        _delivered -= messages.Length;
+        var group = queue is null ? null : _groups.GetValueOrDefault(queue);
+        var dropped = 0;
+        foreach (var message in messages)
+        {
+            var taken = group?.Post(message) ?? false;
+            Count(taken);
+            dropped += taken ? 0 : 1;
+        }
+
+        return dropped;
+    }
+
     public TopicInfo ToInfo() => new(
         Name,
         _broadcast.Count + _groups.Values.Sum(g => g.Members.Count),

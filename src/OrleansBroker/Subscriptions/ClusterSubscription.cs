@@ -17,6 +17,10 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     private readonly IGrainFactory _grains;
     private readonly ISubscriberGrain _grain;
     private readonly IMessageObserver _reference;
+
+    // Attaching and ending take turns: a renewal that re-attaches can never run after the ending
+    // has detached, so it cannot bring an unsubscribed subscription back.
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private int _ended;
 
     public ClusterSubscription(ClusterBroker broker, IClusterClient client, string topic, MessageHandler handler,
@@ -51,7 +55,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     /// <summary>A third of the lease has passed since it was last renewed (and the subscription is attached).</summary>
     public bool IsRenewalDue(DateTime now) => !IsEnded && Lease > TimeSpan.Zero && now - RenewedAt >= Lease / 3;
 
-    public Task OnMessages(Immutable<Message[]> messages) => Dispatcher.PostAsync(messages.Value).AsTask();
+    public Task<bool> OnMessages(Immutable<Message[]> messages) => Dispatcher.PostAsync(messages.Value).AsTask();
 
     /// <summary>Binds the SubscriberGrain to this observer and joins the topic.</summary>
     public async Task AttachAsync()
@@ -61,37 +65,51 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         RenewedAt = now;
     }
 
-    /// <summary>Extends the lease, re-attaching when the silo has lost the subscription.</summary>
+    /// <summary>Extends the lease, re-attaching when the silo has lost the subscription (never once it has ended).</summary>
     public async Task RenewAsync()
     {
-        if (IsEnded)
+        await _lifecycle.WaitAsync().ConfigureAwait(false);
+        try
         {
-            return;
-        }
+            if (IsEnded)
+            {
+                return;
+            }
 
-        var now = DateTime.UtcNow;
-        if (await _grain.Renew().ConfigureAwait(false))
-        {
-            RenewedAt = now;
+            var now = DateTime.UtcNow;
+            if (await _grain.Renew().ConfigureAwait(false))
+            {
+                RenewedAt = now;
+            }
+            else if (!IsEnded)
+            {
+                await AttachAsync().ConfigureAwait(false);
+            }
         }
-        else if (!IsEnded)
+        finally
         {
-            await AttachAsync().ConfigureAwait(false);
+            _lifecycle.Release();
         }
     }
 
+    /// <summary>
+    /// Stops the handler (waiting for a call in progress), then detaches the grain, handing back what
+    /// the handler never began so the rest of a queue group takes it.
+    /// </summary>
     public async Task UnsubscribeAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _ended, 1) != 0)
         {
+            await Dispatcher.CloseAsync().ConfigureAwait(false);
             return;
         }
 
-        Dispatcher.Close();
+        var unbegun = await Dispatcher.CloseAsync().ConfigureAwait(false);
         _broker.Forget(this);
+        await _lifecycle.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            await _grain.Detach().WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _grain.Detach(unbegun.AsImmutable()).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -100,6 +118,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         }
         finally
         {
+            _lifecycle.Release();
             _grains.DeleteObjectReference<IMessageObserver>(_reference);
         }
     }

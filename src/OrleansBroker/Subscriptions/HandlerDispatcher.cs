@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace OrleansBroker.Subscriptions;
@@ -6,22 +5,36 @@ namespace OrleansBroker.Subscriptions;
 /// <summary>
 /// Runs one subscription's handler on its own loop, one message at a time and in arrival order.
 /// Both brokers deliver through it: the publisher only queues here, so a handler may publish or
-/// subscribe without deadlock, and a slow or failing handler holds back nobody else.
+/// subscribe without deadlock, and a slow or failing handler holds back nobody else. Closing it
+/// hands back every message not yet begun (a queue group gives them to its other members) and
+/// waits for a handler call in progress, so once <see cref="CloseAsync"/> has returned the handler
+/// is not running and is never called again.
 /// </summary>
 internal sealed partial class HandlerDispatcher
 {
+    // Which dispatcher's handler the current async flow runs in: closing from inside a handler
+    // must not wait for that handler (itself, or one that waits for it: a deadlock).
+    private static readonly AsyncLocal<HandlerDispatcher?> InHandler = new();
+
     private readonly string _topic;
     private readonly MessageHandler _handler;
     private readonly BrokerOptions _brokerOptions;
     private readonly SubscribeOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<Message[]> _channel;
+    private readonly int? _batchCapacity;
     private readonly CancellationTokenSource _stopping = new();
-    private volatile bool _closed;
+    private readonly Lock _gate = new();
+    private readonly Queue<Message[]> _batches = new();
+    private int _head;
     private int _pending;
+    private bool _closed;
+    private TaskCompletionSource? _work;
+    private TaskCompletionSource? _room;
+    private TaskCompletionSource? _running;
+    private Task<Message[]>? _closing;
 
     /// <param name="batchCapacity">
-    /// Null: an unbounded queue limited by <see cref="SubscribeOptions.MaxPending"/> messages in <see cref="TryPost"/>.
+    /// Null: messages queue up to <see cref="SubscribeOptions.MaxPending"/> in <see cref="TryPost"/>.
     /// A number: at most that many batches wait, and <see cref="PostAsync"/> waits for room, pushing back on the sender.
     /// </param>
     public HandlerDispatcher(string topic, MessageHandler handler, BrokerOptions brokerOptions,
@@ -32,72 +45,183 @@ internal sealed partial class HandlerDispatcher
         _brokerOptions = brokerOptions;
         _options = options;
         _logger = logger;
-        _channel = batchCapacity is { } capacity
-            ? Channel.CreateBounded<Message[]>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait })
-            : Channel.CreateUnbounded<Message[]>(new UnboundedChannelOptions { SingleReader = true });
-        Completion = Task.Run(RunAsync);
+        _batchCapacity = batchCapacity;
+        _ = Task.Run(RunAsync);
     }
 
-    /// <summary>Completes when the loop has stopped after <see cref="Close"/>.</summary>
-    public Task Completion { get; }
-
-    public bool IsClosed => _closed;
-
-    /// <summary>Queues one message unless <see cref="SubscribeOptions.MaxPending"/> are already waiting; false: dropped.</summary>
+    /// <summary>Queues one message unless <see cref="SubscribeOptions.MaxPending"/> are already waiting or it is closed; false: not taken.</summary>
     public bool TryPost(Message message)
     {
-        if (Interlocked.Increment(ref _pending) > _options.MaxPending)
+        TaskCompletionSource? work;
+        lock (_gate)
         {
-            Interlocked.Decrement(ref _pending);
-            return false;
+            if (_closed || _pending >= _options.MaxPending)
+            {
+                return false;
+            }
+
+            _batches.Enqueue([message]);
+            _pending++;
+            work = TakeSignal(ref _work);
         }
 
-        if (!_channel.Writer.TryWrite([message]))
-        {
-            Interlocked.Decrement(ref _pending);
-            return false;
-        }
-
+        work?.TrySetResult();
         return true;
     }
 
-    /// <summary>Queues a batch, waiting while the queue is full; a closed dispatcher discards it.</summary>
-    public async ValueTask PostAsync(Message[] batch)
+    /// <summary>Queues a batch, waiting while <c>batchCapacity</c> batches wait; false: closed, the batch was not taken.</summary>
+    public async ValueTask<bool> PostAsync(Message[] batch)
     {
-        Interlocked.Add(ref _pending, batch.Length);
-        try
+        while (true)
         {
-            await _channel.Writer.WriteAsync(batch, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
-        {
-            Interlocked.Add(ref _pending, -batch.Length);
+            Task room;
+            TaskCompletionSource? work;
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return false;
+                }
+
+                if (_batches.Count >= (_batchCapacity ?? int.MaxValue))
+                {
+                    room = (_room ??= NewSignal()).Task;
+                    work = null;
+                }
+                else
+                {
+                    _batches.Enqueue(batch);
+                    _pending += batch.Length;
+                    work = TakeSignal(ref _work);
+                    room = Task.CompletedTask;
+                }
+            }
+
+            if (room.IsCompleted)
+            {
+                work?.TrySetResult();
+                return true;
+            }
+
+            await room.ConfigureAwait(false);
         }
     }
 
-    /// <summary>Stops calling the handler: once this returns, it is not called again.</summary>
-    public void Close()
+    /// <summary>
+    /// Stops the loop and returns the messages not yet begun, in order. Waits for a handler call in
+    /// progress, unless called from inside a handler. Every call shares the first one's task: whoever
+    /// hands the messages back must do so once.
+    /// </summary>
+    public Task<Message[]> CloseAsync()
     {
-        _closed = true;
-        _channel.Writer.TryComplete();
+        lock (_gate)
+        {
+            return _closing ??= CloseOnceAsync();
+        }
+    }
+
+    private async Task<Message[]> CloseOnceAsync()
+    {
+        Message[] unbegun;
+        Task? running;
+        TaskCompletionSource? work, room;
+        lock (_gate)
+        {
+            _closed = true;
+            unbegun = _batches.Count == 0 ? [] : _batches.SelectMany((b, i) => i == 0 ? b.Skip(_head) : b).ToArray();
+            _batches.Clear();
+            _head = 0;
+            _pending = 0;
+            running = _running?.Task;
+            work = TakeSignal(ref _work);
+            room = TakeSignal(ref _room);
+        }
+
+        work?.TrySetResult();
+        room?.TrySetResult();
         _stopping.Cancel();
+        if (running is not null && InHandler.Value is null)
+        {
+            await running.ConfigureAwait(false);
+        }
+
+        return unbegun;
     }
 
     private async Task RunAsync()
     {
-        await foreach (var batch in _channel.Reader.ReadAllAsync().ConfigureAwait(false))
+        while (true)
         {
-            foreach (var message in batch)
+            Message message;
+            Task? work = null;
+            TaskCompletionSource running;
+            TaskCompletionSource? room = null;
+            lock (_gate)
             {
                 if (_closed)
                 {
                     return;
                 }
 
+                if (_batches.Count == 0)
+                {
+                    work = (_work ??= NewSignal()).Task;
+                    running = null!;
+                    message = null!;
+                }
+                else
+                {
+                    // Taken and marked running in one step, so a close either hands it back or waits for it.
+                    var batch = _batches.Peek();
+                    message = batch[_head++];
+                    if (_head == batch.Length)
+                    {
+                        _batches.Dequeue();
+                        _head = 0;
+                        room = TakeSignal(ref _room);
+                    }
+
+                    _running = running = NewSignal();
+                }
+            }
+
+            if (work is not null)
+            {
+                await work.ConfigureAwait(false);
+                continue;
+            }
+
+            room?.TrySetResult();
+            InHandler.Value = this;
+            try
+            {
                 await HandleAsync(message).ConfigureAwait(false);
-                Interlocked.Decrement(ref _pending);
+            }
+            finally
+            {
+                InHandler.Value = null;
+                lock (_gate)
+                {
+                    if (!_closed)
+                    {
+                        _pending--;
+                    }
+
+                    _running = null;
+                }
+
+                running.TrySetResult();
             }
         }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static TaskCompletionSource? TakeSignal(ref TaskCompletionSource? signal)
+    {
+        var taken = signal;
+        signal = null;
+        return taken;
     }
 
     private async Task HandleAsync(Message message)

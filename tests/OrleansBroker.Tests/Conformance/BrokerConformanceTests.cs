@@ -449,25 +449,132 @@ public abstract class BrokerConformanceTests
     }
 
     [Fact]
-    public async Task Handler_MayUnsubscribeItself()
+    public async Task Handler_MayUnsubscribeItself_AndIsNotCalledAgain()
     {
         await using var broker = await ConnectedBroker();
         var topic = Topics.Unique();
+        var canary = new Collector();
+        await using var canarySub = await broker.SubscribeAsync(topic, canary.Handler);
         var calls = 0;
         ISubscriber? self = null;
-        var unsubscribed = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
         self = await broker.SubscribeAsync(topic, async (_, _) =>
         {
             Interlocked.Increment(ref calls);
+            await release.Task;
             await self!.UnsubscribeAsync();
-            unsubscribed.TrySetResult();
         });
 
-        await broker.PublishAsync(topic, Message.FromString("1"));
-        await unsubscribed.Task.WaitAsync(Eventually.DefaultTimeout);
-        Assert.Equal(0, (await Admin(broker).GetTopicAsync(topic))!.Subscribers);
-        await broker.PublishAsync(topic, Message.FromString("2"));
+        // Four more wait behind the first while it runs; it unsubscribes before they begin.
+        for (var i = 1; i <= 5; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString(i.ToString()));
+        }
+
+        await canary.WaitForCount(5);
+        await Eventually.WaitUntil(() => Volatile.Read(ref calls) == 1, "the first call");
+        release.SetResult();
+        await Eventually.WaitUntil(async () => (await Admin(broker).GetTopicAsync(topic))!.Subscribers == 1, "the handler's subscription to end");
+
+        await broker.PublishAsync(topic, Message.FromString("6"));
+        await canary.WaitForCount(6);
         Assert.Equal(1, Volatile.Read(ref calls));
+    }
+
+    [Fact]
+    public async Task Unsubscribe_WaitsForTheCallInProgress_AndNoCallStartsAfterItReturns()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique();
+        var canary = new Collector();
+        await using var canarySub = await broker.SubscribeAsync(topic, canary.Handler);
+        var running = 0;
+        var started = 0;
+        var startedAfterReturn = 0;
+        var returned = false;
+        var subscriber = await broker.SubscribeAsync(topic, async (_, ct) =>
+        {
+            Interlocked.Increment(ref started);
+            if (Volatile.Read(ref returned))
+            {
+                Interlocked.Increment(ref startedAfterReturn);
+            }
+
+            Interlocked.Increment(ref running);
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(5), ct).ContinueWith(_ => { }, CancellationToken.None);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref running);
+            }
+        });
+
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 0; i < 2_000; i++)
+            {
+                await broker.PublishAsync(topic, Message.FromString(i.ToString()));
+            }
+        });
+        await Eventually.WaitUntil(() => Volatile.Read(ref started) >= 3, "the handler to be busy");
+        await subscriber.UnsubscribeAsync();
+        var runningAtReturn = Volatile.Read(ref running);
+        Volatile.Write(ref returned, true);
+        await publishing;
+        await canary.WaitForCount(2_000);
+
+        Assert.Equal(0, runningAtReturn);
+        Assert.Equal(0, Volatile.Read(ref startedAfterReturn));
+    }
+
+    [Fact]
+    public async Task QueueMember_LeavingUnderLoad_HandsItsBacklogToTheRestOfItsGroup()
+    {
+        const int count = 20_000;
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("scaledown");
+        var fast = new ConcurrentQueue<string>();
+        var slow = new ConcurrentQueue<string>();
+        await using var stayer = await broker.SubscribeAsync(topic, (evt, _) =>
+        {
+            fast.Enqueue(evt.Message.BodyAsString());
+            return Task.CompletedTask;
+        }, new SubscribeOptions { Queue = "workers" });
+        var leaver = await broker.SubscribeAsync(topic, async (evt, ct) =>
+        {
+            slow.Enqueue(evt.Message.BodyAsString());
+            await Task.Delay(1, ct).ContinueWith(_ => { }, CancellationToken.None);
+        }, new SubscribeOptions { Queue = "workers" });
+
+        var publishing = Task.Run(async () =>
+        {
+            var window = new List<Task>();
+            for (var i = 0; i < count; i++)
+            {
+                window.Add(broker.PublishAsync(topic, Message.FromString(i.ToString())));
+                if (window.Count == 256)
+                {
+                    await Task.WhenAll(window);
+                    window.Clear();
+                }
+            }
+
+            await Task.WhenAll(window);
+        });
+        await Eventually.WaitUntil(() => slow.Count >= 10, "the slow member to be busy");
+        await leaver.UnsubscribeAsync();
+        var slowAtLeave = slow.Count;
+        await publishing;
+
+        await Eventually.WaitUntil(() => fast.Count + slow.Count >= count, $"every message handled (have {fast.Count + slow.Count})", TimeSpan.FromSeconds(60));
+        var info = await Admin(broker).GetTopicAsync(topic);
+        var handled = fast.Concat(slow).ToList();
+        Assert.Equal(count, handled.Distinct().Count());
+        Assert.Equal(count, handled.Count);
+        Assert.Equal(0, info!.Dropped);
+        Assert.Equal(slowAtLeave, slow.Count);
     }
 
     [Fact]

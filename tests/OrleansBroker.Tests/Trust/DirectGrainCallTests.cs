@@ -177,10 +177,10 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
 
         public int Received => Volatile.Read(ref _received);
 
-        public Task OnMessages(Immutable<Message[]> messages)
+        public Task<bool> OnMessages(Immutable<Message[]> messages)
         {
             Interlocked.Add(ref _received, messages.Value.Length);
-            return Task.CompletedTask;
+            return Task.FromResult(true);
         }
     }
 }
