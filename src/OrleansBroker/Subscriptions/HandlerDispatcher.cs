@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using OrleansBroker.Diagnostics;
 
 namespace OrleansBroker.Subscriptions;
 
@@ -85,6 +87,9 @@ internal sealed partial class HandlerDispatcher
 
     private async Task RunAsync()
     {
+        // The loop began inside SubscribeAsync and inherited whatever Activity was current there;
+        // handlers must run in their message's trace, not in the subscriber's.
+        Activity.Current = null;
         await foreach (var batch in _channel.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             foreach (var message in batch)
@@ -103,6 +108,8 @@ internal sealed partial class HandlerDispatcher
     private async Task HandleAsync(Message message)
     {
         var evt = new BrokerEvent(_topic, message);
+        using var processing = ProcessScope.Start(_topic, _options.Queue, message);
+        Exception? error = null;
         try
         {
             await _handler(evt, _stopping.Token).ConfigureAwait(false);
@@ -113,7 +120,13 @@ internal sealed partial class HandlerDispatcher
         }
         catch (Exception ex)
         {
-            evt.Error = ex;
+            error = ex;
+        }
+
+        processing.Completed(error);
+        if (error is not null)
+        {
+            evt.Error = error;
             await ReportAsync(evt).ConfigureAwait(false);
         }
     }
