@@ -226,6 +226,7 @@ public abstract class BrokerTelemetryTests
         }
 
         var (_, received) = await handled.First();
+        Assert.Equal(1, recorder.Sum(Sent));
         Assert.Equal(max - 2, received.Body.Length);
         Assert.Equal("v", received.Header["k"]);
         Assert.StartsWith("00-", received.Header["traceparent"]);
