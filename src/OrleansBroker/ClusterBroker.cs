@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using OrleansBroker.Diagnostics;
 using OrleansBroker.Grains;
 using OrleansBroker.Internal;
 using OrleansBroker.Publishing;
@@ -93,9 +94,21 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         Validation.ValidateTopic(topic);
         var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
-        ThrowIfNotConnected();
-        var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
-        var accepted = batcher.EnqueueAsync(message, size);
+        var publishing = PublishScope.Start(topic, message, size);
+        Task accepted;
+        try
+        {
+            ThrowIfNotConnected();
+            var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
+            accepted = batcher.EnqueueAsync(publishing.Message, publishing.Size);
+        }
+        catch (Exception ex)
+        {
+            publishing.End(ex);
+            throw;
+        }
+
+        publishing.EndWhen(accepted);
         return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
     }
 

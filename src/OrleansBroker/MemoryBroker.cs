@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OrleansBroker.Diagnostics;
 using OrleansBroker.Internal;
 using OrleansBroker.Memory;
 using OrleansBroker.Subscriptions;
@@ -71,14 +72,25 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
-        Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        var publishing = PublishScope.Start(topic, message, size);
+        try
         {
-            ThrowIfNotConnected();
-            GetOrAddTopic(topic).Publish(message);
+            lock (_gate)
+            {
+                ThrowIfNotConnected();
+                GetOrAddTopic(topic).Publish(publishing.Message);
+            }
+        }
+        catch (Exception ex)
+        {
+            publishing.End(ex);
+            throw;
         }
 
+        publishing.End(error: null);
+        PublishScope.RecordSent(topic, 1, error: null);
         return Task.CompletedTask;
     }
 

@@ -33,6 +33,13 @@ public sealed class Message
         }
     }
 
+    // Takes ownership of a header built here (WithHeader), so it is not copied twice.
+    private Message(Dictionary<string, string> header, ReadOnlyMemory<byte> body)
+    {
+        _header = header;
+        _body = body;
+    }
+
     /// <summary>A message whose body is <paramref name="body"/> in UTF-8.</summary>
     public static Message FromString(string body, IReadOnlyDictionary<string, string>? header = null)
     {
@@ -47,6 +54,31 @@ public sealed class Message
 
     /// <summary>The body decoded as UTF-8.</summary>
     public string BodyAsString() => Encoding.UTF8.GetString(_body.Span);
+
+    /// <summary>
+    /// This message with one or two more header entries, sharing its body: the bytes are not copied.
+    /// The keys must not be in the header already.
+    /// </summary>
+    internal Message WithHeader(string key, string value, string? key2 = null, string? value2 = null)
+    {
+        var extra = key2 is null ? 1 : 2;
+        var header = new Dictionary<string, string>((_header?.Count ?? 0) + extra, StringComparer.Ordinal);
+        if (_header is not null)
+        {
+            foreach (var (k, v) in _header)
+            {
+                header[k] = v;
+            }
+        }
+
+        header.Add(key, value);
+        if (key2 is not null)
+        {
+            header.Add(key2, value2!);
+        }
+
+        return new Message(header, _body);
+    }
 
     /// <summary>Body plus header keys and values in UTF-8: what <see cref="BrokerOptions.MaxMessageBytes"/> limits.</summary>
     internal long SizeInBytes()

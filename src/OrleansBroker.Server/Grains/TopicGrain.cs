@@ -19,7 +19,8 @@ internal sealed partial class TopicGrain(
     IOptions<BrokerSiloOptions> options,
     ILogger<TopicGrain> logger) : Grain, ITopicGrain
 {
-    private readonly int _maxMessageBytes = options.Value.MaxMessageBytes;
+    // The trace context a client adds to a message inside a trace is not the caller's: not counted.
+    private readonly int _maxMessageBytes = options.Value.MaxMessageBytes + Diagnostics.TraceContext.MaxAddedBytes;
     private readonly List<Target> _broadcast = [];
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
@@ -194,7 +195,7 @@ internal sealed partial class TopicGrain(
         if (batch.Length > 1 && bytes > Math.Max(TopicBatcher.MaxBatchBytes, _maxMessageBytes))
         {
             throw new BrokerException(BrokerErrorCode.MessageTooLarge,
-                $"A batch of {bytes} bytes is more than the silo takes in one call ({TopicBatcher.MaxBatchBytes}).");
+                $"A batch of {bytes} bytes is more than the silo takes in one call ({Math.Max(TopicBatcher.MaxBatchBytes, _maxMessageBytes)}).");
         }
     }
 

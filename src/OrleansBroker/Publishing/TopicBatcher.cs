@@ -1,3 +1,4 @@
+using OrleansBroker.Diagnostics;
 using OrleansBroker.Internal;
 using OrleansBroker.Grains;
 
@@ -79,10 +80,10 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
                 }
             }
 
+            BrokerException? failure = null;
             try
             {
                 await grain.Publish(batch.Messages.ToArray().AsImmutable()).ConfigureAwait(false);
-                batch.Accepted.TrySetResult();
             }
             catch (BrokerException refused)
             {
@@ -92,8 +93,18 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
             }
             catch (Exception ex)
             {
-                batch.Accepted.TrySetException(new BrokerException(BrokerErrorCode.Unavailable,
-                    $"Publishing to topic '{topic}' failed: {ErrorText.FirstLine(ex)}", ex));
+                failure = new BrokerException(BrokerErrorCode.Unavailable, $"Publishing to topic '{topic}' failed: {ErrorText.FirstLine(ex)}", ex);
+            }
+
+            // Counted per batch, before the publishers hear back: no cost per message, no lock.
+            PublishScope.RecordSent(topic, batch.Messages.Count, failure);
+            if (failure is null)
+            {
+                batch.Accepted.TrySetResult();
+            }
+            else
+            {
+                batch.Accepted.TrySetException(failure);
             }
         }
     }

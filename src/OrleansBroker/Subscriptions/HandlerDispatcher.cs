@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using OrleansBroker.Diagnostics;
 
 namespace OrleansBroker.Subscriptions;
 
@@ -150,6 +152,9 @@ internal sealed partial class HandlerDispatcher
 
     private async Task RunAsync()
     {
+        // The loop began inside SubscribeAsync and inherited whatever Activity was current there;
+        // handlers must run in their message's trace, not in the subscriber's.
+        Activity.Current = null;
         while (true)
         {
             Message message;
@@ -227,6 +232,8 @@ internal sealed partial class HandlerDispatcher
     private async Task HandleAsync(Message message)
     {
         var evt = new BrokerEvent(_topic, message);
+        using var processing = ProcessScope.Start(_topic, _options.Queue, message);
+        Exception? error = null;
         try
         {
             await _handler(evt, _stopping.Token).ConfigureAwait(false);
@@ -237,7 +244,13 @@ internal sealed partial class HandlerDispatcher
         }
         catch (Exception ex)
         {
-            evt.Error = ex;
+            error = ex;
+        }
+
+        processing.Completed(error);
+        if (error is not null)
+        {
+            evt.Error = error;
             await ReportAsync(evt).ConfigureAwait(false);
         }
     }

@@ -41,7 +41,7 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
     {
         var topic = Topics.Unique("direct");
         var error = await Assert.ThrowsAsync<BrokerException>(() =>
-            Client.GetGrain<ITopicGrain>(topic).Publish(Batch(new Message(new byte[new BrokerSiloOptions().MaxMessageBytes + 1]))));
+            Client.GetGrain<ITopicGrain>(topic).Publish(Batch(new Message(new byte[new BrokerSiloOptions().MaxMessageBytes + Diagnostics.TraceContext.MaxAddedBytes + 1]))));
         Assert.Equal(BrokerErrorCode.MessageTooLarge, error.Code);
     }
 
