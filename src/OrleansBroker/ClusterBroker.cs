@@ -27,6 +27,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private readonly Lock _gate = new();
     private CancellationTokenSource? _renewing;
     private volatile bool _connected;
+    private volatile bool _clientDisposed;
 
     public ClusterBroker(IClusterClient client, BrokerOptions? options = null)
     {
@@ -52,6 +53,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
                 var cluster = _client.ServiceProvider.GetService<IOptions<ClusterOptions>>()?.Value;
                 Address = $"orleans://{cluster?.ClusterId ?? "default"}/{cluster?.ServiceId ?? "default"}";
                 _renewing = new CancellationTokenSource();
+                _clientDisposed = false;
                 _ = RenewLeasesAsync(_renewing.Token);
                 _connected = true;
             }
@@ -208,40 +210,44 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
                 return;
             }
 
-            var now = DateTime.UtcNow;
-            var due = _subscriptions.Values.Where(s => s.IsRenewalDue(now)).ToList();
-            var renewed = await Task.WhenAll(due.Select(RenewAsync)).ConfigureAwait(false);
-            if (renewed.Contains(RenewOutcome.ClientDisposed))
+            if (_clientDisposed)
             {
                 // The cluster client was disposed under this broker: nothing can be renewed any more.
                 return;
             }
+
+            var now = DateTime.UtcNow;
+            foreach (var subscription in _subscriptions.Values)
+            {
+                if (subscription.TryBeginRenewal(now))
+                {
+                    _ = RenewAsync(subscription);
+                }
+            }
         }
     }
 
-    private async Task<RenewOutcome> RenewAsync(ClusterSubscription subscription)
+    /// <summary>One subscription's renewal, on its own: bounded by its timeout, retried with backoff when it fails.</summary>
+    private async Task RenewAsync(ClusterSubscription subscription)
     {
+        var renewed = false;
         try
         {
-            await subscription.RenewAsync().ConfigureAwait(false);
-            return RenewOutcome.Renewed;
+            await subscription.RenewAsync().WaitAsync(subscription.RenewTimeout).ConfigureAwait(false);
+            renewed = true;
         }
         catch (ObjectDisposedException)
         {
-            return RenewOutcome.ClientDisposed;
+            _clientDisposed = true;
         }
         catch (Exception ex)
         {
             LogWarningRenewFailed(_logger, ex, subscription.Topic);
-            return RenewOutcome.Failed;
         }
-    }
-
-    private enum RenewOutcome
-    {
-        Renewed,
-        Failed,
-        ClientDisposed,
+        finally
+        {
+            subscription.EndRenewal(renewed, DateTime.UtcNow);
+        }
     }
 
     private void ThrowIfNotConnected()
@@ -252,7 +258,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         }
     }
 
-    [LoggerMessage(10, LogLevel.Warning, "Renewing a subscription to topic '{Topic}' failed; retrying next period")]
+    [LoggerMessage(10, LogLevel.Warning, "Renewing a subscription to topic '{Topic}' failed; retrying after a backoff")]
     private static partial void LogWarningRenewFailed(ILogger logger, Exception exception, string topic);
 
     [LoggerMessage(11, LogLevel.Warning, "Ending a failed subscription to topic '{Topic}' did not reach the cluster")]

@@ -52,8 +52,41 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     /// <summary>When the lease was last granted or renewed.</summary>
     public DateTime RenewedAt { get; private set; }
 
-    /// <summary>A third of the lease has passed since it was last renewed (and the subscription is attached).</summary>
-    public bool IsRenewalDue(DateTime now) => !IsEnded && Lease > TimeSpan.Zero && now - RenewedAt >= Lease / 3;
+    /// <summary>
+    /// How long one renewal may take before it counts as failed: under a third of the lease, so a
+    /// slow silo costs a retry, never the lease.
+    /// </summary>
+    public TimeSpan RenewTimeout => Lease / 4;
+
+    private int _renewing;
+    private int _failedRenewals;
+    private DateTime _retryAt;
+
+    /// <summary>
+    /// Claims the next renewal when one is due: a third of the lease has passed since the last one
+    /// (or a failed one's backoff has), and none is in flight. Each subscription renews on its own,
+    /// so one slow or dead silo delays none of the others.
+    /// </summary>
+    public bool TryBeginRenewal(DateTime now) =>
+        !IsEnded && Lease > TimeSpan.Zero && now - RenewedAt >= Lease / 3 && now >= _retryAt
+        && Interlocked.CompareExchange(ref _renewing, 1, 0) == 0;
+
+    /// <summary>Ends the claimed renewal; a failed one is retried after a backoff with jitter (doubling from 100 ms, at most a sixth of the lease).</summary>
+    public void EndRenewal(bool renewed, DateTime now)
+    {
+        if (renewed)
+        {
+            _failedRenewals = 0;
+            _retryAt = default;
+        }
+        else
+        {
+            var backoff = Math.Min(100 * Math.Pow(2, Math.Min(_failedRenewals++, 10)), Lease.TotalMilliseconds / 6);
+            _retryAt = now + TimeSpan.FromMilliseconds(backoff * (0.5 + Random.Shared.NextDouble()));
+        }
+
+        Volatile.Write(ref _renewing, 0);
+    }
 
     public Task<bool> OnMessages(Immutable<Message[]> messages) => Dispatcher.PostAsync(messages.Value).AsTask();
 
@@ -68,20 +101,22 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     /// <summary>Extends the lease, re-attaching when the silo has lost the subscription (never once it has ended).</summary>
     public async Task RenewAsync()
     {
+        if (IsEnded)
+        {
+            return;
+        }
+
+        var now = DateTime.UtcNow;
+        if (await _grain.Renew().ConfigureAwait(false))
+        {
+            RenewedAt = now;
+            return;
+        }
+
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (IsEnded)
-            {
-                return;
-            }
-
-            var now = DateTime.UtcNow;
-            if (await _grain.Renew().ConfigureAwait(false))
-            {
-                RenewedAt = now;
-            }
-            else if (!IsEnded)
+            if (!IsEnded)
             {
                 await AttachAsync().ConfigureAwait(false);
             }
