@@ -25,6 +25,8 @@ internal sealed partial class TopicGrain(
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
     private long _lastStream;
+    private Task _writing = Task.CompletedTask;
+    private bool _dirty;
 
     private string Topic => this.GetPrimaryKeyString();
 
@@ -54,8 +56,10 @@ internal sealed partial class TopicGrain(
     {
         // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
         // one with subscribers keeps its counters, and hands its streams' positions to its next activation.
+        await _writing;
         if (_targets.Count > 0)
         {
+            state.State.Subscriptions = SubscriptionsSnapshot();
             state.State.Handover = _targets.ToDictionary(t => t.Key, t => new StreamPosition(t.Value.Stream, t.Value.NextSequence), StringComparer.Ordinal);
             await state.WriteStateAsync();
         }
@@ -83,7 +87,7 @@ internal sealed partial class TopicGrain(
         return Task.CompletedTask;
     }
 
-    public async Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
+    public Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
     {
         Validation.ValidateTopic(Topic);
         Validation.ValidateSubscriptionId(subscriptionId);
@@ -100,22 +104,23 @@ internal sealed partial class TopicGrain(
                 existing.StartStream(NextStream(minimumStream), 0);
             }
 
-            return;
+            return Task.CompletedTask;
         }
 
         RemoveTarget(subscriptionId);
         AddTarget(subscriptionId, queue, minimumStream);
-        state.State.Subscriptions[subscriptionId] = queue;
-        await state.WriteStateAsync();
+        PersistSoon();
+        return Task.CompletedTask;
     }
 
-    public async Task Unsubscribe(string subscriptionId)
+    public Task Unsubscribe(string subscriptionId)
     {
         if (RemoveTarget(subscriptionId))
         {
-            state.State.Subscriptions.Remove(subscriptionId);
-            await state.WriteStateAsync();
+            PersistSoon();
         }
+
+        return Task.CompletedTask;
     }
 
     public async Task HandBack(string subscriptionId, string? queue, Immutable<Message[]> messages)
@@ -171,6 +176,43 @@ internal sealed partial class TopicGrain(
             Host = RuntimeIdentity,
         }
         : null);
+
+    /// <summary>
+    /// Stores the subscription set behind the caller's back: no subscribe waits for the store, and a
+    /// storm of them (every client re-joining after a crash) costs a few writes, not one rewrite each.
+    /// A write lost with the silo costs nothing lasting: renewals re-join what the topic forgot.
+    /// </summary>
+    private void PersistSoon()
+    {
+        _dirty = true;
+        if (_writing.IsCompleted)
+        {
+            _writing = WriteBehindAsync();
+        }
+    }
+
+    private async Task WriteBehindAsync()
+    {
+        try
+        {
+            while (_dirty)
+            {
+                _dirty = false;
+                state.State.Subscriptions = SubscriptionsSnapshot();
+                await state.WriteStateAsync();
+            }
+        }
+        catch (Exception ex)
+        {
+            // Tried again with the next change; meanwhile renewals keep the topic's own set whole.
+            _dirty = true;
+            LogWarningPersistFailed(logger, ex, Topic);
+        }
+    }
+
+    // A fresh copy for each write: the grain goes on changing its set while the store reads this one.
+    private Dictionary<string, string?> SubscriptionsSnapshot() =>
+        _targets.ToDictionary(t => t.Key, t => t.Value.Queue, StringComparer.Ordinal);
 
     /// <summary>
     /// The topic's name and every message, against the same rules as the client library and this
@@ -257,6 +299,9 @@ internal sealed partial class TopicGrain(
 
         return true;
     }
+
+    [LoggerMessage(22, LogLevel.Warning, "Topic '{Topic}': storing its subscriptions failed; retried with the next change")]
+    private static partial void LogWarningPersistFailed(ILogger logger, Exception exception, string topic);
 
     [LoggerMessage(21, LogLevel.Warning, "Topic '{Topic}': a subscription ended with {Count} message(s) it never delivered, and no queue-group member remains to take them; dropped")]
     private static partial void LogWarningHandedBackDropped(ILogger logger, string topic, long count);
