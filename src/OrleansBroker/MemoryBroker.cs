@@ -13,11 +13,18 @@ namespace OrleansBroker;
 /// </summary>
 public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
 {
+    /// <summary>A topic with no subscribers, unused this long, is forgotten (its counters with it).</summary>
+    internal static readonly TimeSpan IdleTopicTimeout = TimeSpan.FromMinutes(1);
+
+    private const int MinSweepTopics = 1024;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, MemoryTopic> _topics = new(StringComparer.Ordinal);
     private readonly HashSet<MemorySubscription> _subscriptions = [];
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private bool _connected;
+    private int _sweepAt = MinSweepTopics;
 
     public MemoryBroker(BrokerOptions? options = null)
         : this(options, loggerFactory: null)
@@ -26,7 +33,13 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
 
     /// <param name="loggerFactory">Where handler failures are logged; null: standard error.</param>
     public MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory)
+        : this(options, loggerFactory, TimeProvider.System)
     {
+    }
+
+    internal MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory, TimeProvider time)
+    {
+        _time = time;
         Options = options ?? new BrokerOptions();
         _logger = loggerFactory?.CreateLogger(typeof(MemoryBroker).FullName!) ?? new ConsoleErrorLogger(typeof(MemoryBroker).FullName!);
     }
@@ -147,7 +160,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
             removed = _subscriptions.Remove(subscription);
             if (removed)
             {
-                _topics[subscription.Topic].Remove(subscription);
+                GetOrAddTopic(subscription.Topic).Remove(subscription);
             }
         }
 
@@ -157,7 +170,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
             int dropped;
             lock (_gate)
             {
-                dropped = _topics[subscription.Topic].HandBack(subscription.Options.Queue, unbegun);
+                dropped = GetOrAddTopic(subscription.Topic).HandBack(subscription.Options.Queue, unbegun);
             }
 
             if (dropped > 0)
@@ -167,14 +180,40 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <summary>The topic, marked as used now; a new one may first sweep out topics long unused.</summary>
     private MemoryTopic GetOrAddTopic(string topic)
     {
+        var now = _time.GetUtcNow();
         if (!_topics.TryGetValue(topic, out var found))
         {
+            if (_topics.Count >= _sweepAt)
+            {
+                ForgetIdleTopics(now);
+            }
+
             _topics[topic] = found = new MemoryTopic(topic);
         }
 
+        found.LastUsed = now;
         return found;
+    }
+
+    /// <summary>
+    /// Forgets topics nobody subscribes to and nobody used for <see cref="IdleTopicTimeout"/>, as the
+    /// cluster forgets an idle topic grain, so publishing to ever new topics (one per order, say)
+    /// does not grow the broker forever. Runs each time the table doubles: O(1) per new topic.
+    /// </summary>
+    private void ForgetIdleTopics(DateTimeOffset now)
+    {
+        foreach (var (name, topic) in _topics)
+        {
+            if (topic.Subscribers == 0 && now - topic.LastUsed >= IdleTopicTimeout)
+            {
+                _topics.Remove(name);
+            }
+        }
+
+        _sweepAt = Math.Max(MinSweepTopics, 2 * _topics.Count);
     }
 
     private void ThrowIfNotConnected()

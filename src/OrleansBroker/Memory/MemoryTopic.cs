@@ -14,6 +14,11 @@ internal sealed class MemoryTopic(string name)
 
     public string Name { get; } = name;
 
+    /// <summary>When the topic was last published to, subscribed to or left.</summary>
+    public DateTimeOffset LastUsed { get; set; }
+
+    public int Subscribers => _broadcast.Count + _groups.Values.Sum(g => g.Members.Count);
+
     public void Add(MemorySubscription subscription)
     {
         if (subscription.Options.Queue is { } queue)
@@ -83,7 +88,7 @@ internal sealed class MemoryTopic(string name)
 
     public TopicInfo ToInfo() => new(
         Name,
-        _broadcast.Count + _groups.Values.Sum(g => g.Members.Count),
+        Subscribers,
         _groups.ToDictionary(g => g.Key, g => g.Value.Members.Count, StringComparer.Ordinal),
         _published,
         _delivered)
