@@ -122,14 +122,17 @@ internal sealed class ClusterConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Why the gateways keep ending the connection, for people: nearly always TLS on one side or the other.</summary>
+    /// <summary>
+    /// Why the gateways keep ending the connection, for people: TLS on one side or the other, or a
+    /// cluster id that is not the silo's, which looks the same from here.
+    /// </summary>
     private static string RefusalText(string? tlsFailure, ClientTls? tls) => (tlsFailure, tls) switch
     {
         ({ } failure, { Trust: null }) => $"TLS handshake failed ({failure}): is the silo's certificate trusted by this machine and issued for the gateway's host name? --tls-ca FILE trusts its CA",
         ({ } failure, _) => $"TLS handshake failed ({failure}): does the silo's certificate chain to --tls-ca?",
-        (null, { Certificate: null }) => "the silo ended the connection after the TLS handshake: it requires a client certificate (--tls-cert FILE)",
-        (null, { }) => "the silo ended the connection after the TLS handshake: it does not trust this client's certificate",
-        (null, null) => "the gateway ended the connection: does the silo require TLS (--tls-ca FILE)?",
+        (null, { Certificate: null }) => "the silo ended the connection after the TLS handshake: does it require a client certificate (--tls-cert FILE), or belong to another cluster (--cluster-id)?",
+        (null, { }) => "the silo ended the connection after the TLS handshake: does it not trust this client's certificate, or belong to another cluster (--cluster-id)?",
+        (null, null) => "the gateway ended the connection: does the silo require TLS (--tls-ca FILE), or belong to another cluster (--cluster-id)?",
     };
 
     /// <summary>The first gateway that accepts a TCP connection within a few seconds, or null.</summary>

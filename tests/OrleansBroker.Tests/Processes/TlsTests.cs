@@ -37,8 +37,8 @@ public sealed class TlsTests : IDisposable
             Run("topics", "--gateway", gateway, "--tls-ca", _certificates.CaFile),
             Run("topics", "--gateway", gateway, "--tls-ca", _certificates.CaFile, "--tls-cert", _certificates.StrangerFile, "--tls-cert-password", TestCertificates.Password));
         AssertRefused(refused[0], gateway, "the gateway ended the connection: does the silo require TLS");
-        AssertRefused(refused[1], gateway, "it requires a client certificate (--tls-cert FILE)");
-        AssertRefused(refused[2], gateway, "it does not trust this client's certificate");
+        AssertRefused(refused[1], gateway, "does it require a client certificate (--tls-cert FILE)");
+        AssertRefused(refused[2], gateway, "does it not trust this client's certificate");
 
         string[] trusted = ["--gateway", gateway, "--tls-ca", _certificates.CaFile, "--tls-cert", _certificates.ClientFile];
         var sub = Track(ProgramProcess.Start("client", [.. trusted, "--tls-cert-password", TestCertificates.Password, "sub", "secure.orders", "--count", "2"]));
@@ -55,17 +55,21 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
-    public async Task Tls_ClientChecksTheSilosCertificate_AgainstItsCa()
+    public async Task Tls_ClientChecksTheSilosCertificate_AgainstItsCa_AndIsToldWhenRefused()
     {
         var gateway = await StartSiloAsync(new Dictionary<string, string?>(),
             "--tls-cert", _certificates.SiloFile, "--tls-cert-password", TestCertificates.Password);
 
         var results = await Task.WhenAll(
             Run("topics", "--gateway", gateway, "--tls-ca", _certificates.CaFile),
-            Run("topics", "--gateway", gateway, "--tls-ca", _certificates.OtherCaFile));
+            Run("topics", "--gateway", gateway, "--tls-ca", _certificates.OtherCaFile),
+            Run("topics", "--gateway", gateway, "--tls-ca", _certificates.CaFile, "--cluster-id", "another"));
         Assert.Equal(0, results[0].ExitCode);
         Assert.Equal("(no topics)", results[0].Stdout[^1]);
         AssertRefused(results[1], gateway, "TLS handshake failed");
+
+        // A gateway ends another cluster's client as it ends an untrusted one: the line names both causes.
+        AssertRefused(results[2], gateway, "or belong to another cluster (--cluster-id)?");
         AssertNoPasswordIn([.. _processes, .. results]);
     }
 
