@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -37,7 +38,10 @@ internal sealed class ConnectionRefusalWatch(int attemptsBeforeGivingUp) : ILogg
         {
             _tlsFailure = exception.Message.Split('\n')[0].TrimEnd().TrimEnd('.');
         }
+        // Only connections made and then ended: a gateway that is down (refused, or not answering)
+        // is not refusing this client, and another gateway may yet answer.
         else if (category == ConnectionManagerCategory && message.StartsWith("Connection attempt to endpoint", StringComparison.Ordinal)
+            && exception is ConnectionAbortedException
             && Interlocked.Increment(ref _failedAttempts) >= attemptsBeforeGivingUp)
         {
             _gaveUp.TrySetResult(_tlsFailure);
