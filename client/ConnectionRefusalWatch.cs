@@ -34,13 +34,15 @@ internal sealed class ConnectionRefusalWatch(int attemptsBeforeGivingUp) : ILogg
 
     private void OnLog(string category, string message, Exception? exception)
     {
-        if (category == TlsCategory && exception is not null)
+        if (category == TlsCategory)
         {
-            _tlsFailure = exception.Message.Split('\n')[0].TrimEnd().TrimEnd('.');
+            _tlsFailure = exception?.Message.Split('\n')[0].TrimEnd().TrimEnd('.') ?? _tlsFailure;
+            return;
         }
+
         // Only connections made and then ended: a gateway that is down (refused, or not answering)
         // is not refusing this client, and another gateway may yet answer.
-        else if (category == ConnectionManagerCategory && message.StartsWith("Connection attempt to endpoint", StringComparison.Ordinal)
+        if (message.StartsWith("Connection attempt to endpoint", StringComparison.Ordinal)
             && exception is ConnectionAbortedException
             && Interlocked.Increment(ref _failedAttempts) >= attemptsBeforeGivingUp)
         {
