@@ -40,10 +40,11 @@ internal sealed class ConnectionRefusalWatch(int attemptsBeforeGivingUp) : ILogg
             return;
         }
 
-        // Only connections made and then ended: a gateway that is down (refused, or not answering)
-        // is not refusing this client, and another gateway may yet answer.
+        // Only connections made and then ended (aborted, or "terminated prematurely" during Orleans'
+        // preamble, as timing has it): a gateway that is down (a socket error) is not refusing this
+        // client, and another gateway may yet answer.
         if (message.StartsWith("Connection attempt to endpoint", StringComparison.Ordinal)
-            && exception is ConnectionAbortedException
+            && exception is ConnectionAbortedException or InvalidOperationException
             && Interlocked.Increment(ref _failedAttempts) >= attemptsBeforeGivingUp)
         {
             _gaveUp.TrySetResult(_tlsFailure);

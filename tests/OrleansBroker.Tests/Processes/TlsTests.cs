@@ -119,7 +119,7 @@ public sealed class TlsTests : IDisposable
         Assert.Empty(client.Stdout);
         var line = Assert.Single(client.Stderr);
         Assert.StartsWith($"client: no silo answers at {gateway}: ", line);
-        Assert.Contains(why, line);
+        Assert.True(line.Contains(why, StringComparison.Ordinal), $"expected '{why}' in: {line}");
     }
 
     private static void AssertNoPasswordIn(IEnumerable<ProgramProcess> processes) =>
