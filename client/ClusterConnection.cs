@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using OrleansBroker.Internal;
@@ -15,6 +16,10 @@ internal sealed class ClusterConnection : IAsyncDisposable
     /// <summary>How long to wait for a silo to answer before saying none does.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
 
+    // Gateways that accept connections and then end them: more than one try, so a silo that is
+    // just stopping is not mistaken for one that refuses this client.
+    private const int RefusalsBeforeGivingUp = 2;
+
     private readonly IHost _host;
 
     private ClusterConnection(IHost host, ClusterBroker broker)
@@ -25,14 +30,17 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public ClusterBroker Broker { get; }
 
-    public static async Task<ClusterConnection> ConnectAsync(CommandLine command, CancellationToken cancellationToken)
+    public static async Task<ClusterConnection> ConnectAsync(CommandLine command, ClientTls? tls, CancellationToken cancellationToken)
     {
         var endpoints = new List<IPEndPoint>();
+        var hostNames = new Dictionary<IPEndPoint, string>();
         if (command.Redis is null)
         {
             foreach (var gateway in command.Gateways)
             {
-                endpoints.Add(await ResolveAsync(gateway, cancellationToken));
+                var endpoint = await ResolveAsync(gateway, cancellationToken);
+                endpoints.Add(endpoint);
+                hostNames.TryAdd(endpoint, gateway.Host);
             }
 
             // The Orleans client retries a gateway that refuses connections until its timeout:
@@ -44,8 +52,10 @@ internal sealed class ClusterConnection : IAsyncDisposable
             }
         }
 
-        // No logging providers: the client speaks only through its own one-line messages.
+        // No logging providers but the watch: the client speaks only through its own one-line messages.
+        var refusals = new ConnectionRefusalWatch(RefusalsBeforeGivingUp);
         var host = new HostBuilder()
+            .ConfigureLogging(logging => logging.AddProvider(refusals))
             .UseOrleansClient(client =>
             {
                 // Gateways refuse clients of another cluster: name the silos' cluster (and service).
@@ -62,20 +72,35 @@ internal sealed class ClusterConnection : IAsyncDisposable
                 {
                     client.UseStaticClustering(endpoints.ToArray());
                 }
+
+                tls?.Apply(client, hostNames);
             })
             .Build();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ConnectTimeout);
+        string? refused = null;
         try
         {
-            await host.StartAsync(timeout.Token);
+            var start = host.StartAsync(timeout.Token);
+            if (await Task.WhenAny(start, refusals.GaveUp) != start)
+            {
+                refused = RefusalText(await refusals.GaveUp, tls);
+                await timeout.CancelAsync();
+            }
+
+            await start;
         }
         catch (Exception ex)
         {
             host.Dispose();
             cancellationToken.ThrowIfCancellationRequested();
-            var where = command.Redis is { } r ? $"Redis {r} (cluster '{command.ClusterId}')" : string.Join(", ", command.Gateways.Select(g => $"{g.Host}:{g.Port}"));
-            var why = ex is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:0} s" : ErrorText.FirstLine(ex.GetBaseException());
+
+            // The Redis endpoints only: the connection string may hold a password.
+            var where = command.Redis is { } r
+                ? $"Redis {RedisConnectionText.Describe(ConfigurationOptions.Parse(r).EndPoints)} (cluster '{command.ClusterId}')"
+                : string.Join(", ", command.Gateways.Select(g => $"{g.Host}:{g.Port}"));
+            var why = refused
+                ?? (ex is OperationCanceledException ? $"no answer within {ConnectTimeout.TotalSeconds:0} s" : command.Redact(ErrorText.FirstLine(ex.GetBaseException())));
             throw new BrokerException(BrokerErrorCode.Unavailable, $"no silo answers at {where}: {why}", ex);
         }
 
@@ -96,6 +121,19 @@ internal sealed class ClusterConnection : IAsyncDisposable
             _host.Dispose();
         }
     }
+
+    /// <summary>
+    /// Why the gateways keep ending the connection, for people: TLS on one side or the other, or a
+    /// cluster id that is not the silo's, which looks the same from here.
+    /// </summary>
+    private static string RefusalText(string? tlsFailure, ClientTls? tls) => (tlsFailure, tls) switch
+    {
+        ({ } failure, { Trust: null }) => $"TLS handshake failed ({failure}): is the silo's certificate trusted by this machine and issued for the gateway's host name? --tls-ca FILE trusts its CA",
+        ({ } failure, _) => $"TLS handshake failed ({failure}): does the silo's certificate chain to --tls-ca?",
+        (null, { Certificate: null }) => "the silo ended the connection after the TLS handshake: does it require a client certificate (--tls-cert FILE), or belong to another cluster (--cluster-id)?",
+        (null, { }) => "the silo ended the connection after the TLS handshake: does it not trust this client's certificate, or belong to another cluster (--cluster-id)?",
+        (null, null) => "the gateway ended the connection: does the silo require TLS (--tls-ca FILE), or belong to another cluster (--cluster-id)?",
+    };
 
     /// <summary>The first gateway that accepts a TCP connection within a few seconds, or null.</summary>
     private static async Task<IPEndPoint?> FirstListeningAsync(IReadOnlyList<IPEndPoint> endpoints, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Net;
 using OrleansBroker.Internal;
+using StackExchange.Redis;
 
 namespace OrleansBroker.Cli;
 
@@ -7,13 +8,17 @@ namespace OrleansBroker.Cli;
 internal sealed record CommandLine
 {
     public const string Usage = """
-        usage: client [--gateway host:port]... [--redis CONNECTION [--cluster-id ID]] COMMAND
+        usage: client [--gateway host:port]... [--redis CONNECTION [--cluster-id ID]] [TLS] COMMAND
           pub TOPIC BODY [--header k=v]... [--count N] [--rate R]
                                                          publish BODY (N times, R per second; {n} in BODY becomes 1..N)
           sub TOPIC [--queue Q] [--count N] [--headers]  print messages as they arrive
           topics                                         list topics and their figures
         The default gateway is localhost:30000. With --redis (or Broker__Redis in the environment)
         the client finds the silos through Redis membership, as silos started with --clustering Redis do.
+        TLS: --tls, or --tls-ca FILE (the CA the silos' certificates chain to; default: the system's roots),
+          with --tls-cert FILE.pfx [--tls-cert-password PASSWORD] for silos that require a client certificate.
+          Each can come from the environment as the silo's: Broker__TlsCa, Broker__TlsCertificate,
+          Broker__TlsCertificatePassword.
         """;
 
     public required string Command { get; init; }
@@ -33,12 +38,29 @@ internal sealed record CommandLine
 
     public string ClusterId { get; init; } = "orleansbroker";
 
+    /// <summary>Connect to the gateways over TLS; set by any of the TLS options.</summary>
+    public bool Tls { get; init; }
+
+    /// <summary>The client's own certificate and key (PKCS#12), for silos that require one.</summary>
+    public string? TlsCertificate { get; init; }
+
+    /// <summary>The password of <see cref="TlsCertificate"/>. Never shown.</summary>
+    public string? TlsCertificatePassword { get; init; }
+
+    /// <summary>The CA (or self-signed) certificates the silos' certificates must chain to; null: the system's roots and the gateway's host name.</summary>
+    public string? TlsCa { get; init; }
+
     /// <summary>Parses <paramref name="args"/>; throws <see cref="UsageException"/> with a one-line message.</summary>
     public static CommandLine Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
         var redis = NullIfEmpty(environment("Broker__Redis"));
         var clusterId = NullIfEmpty(environment("Broker__ClusterId")) ?? "orleansbroker";
+        var redisSource = redis is null ? "--redis" : "Broker__Redis";
+        var tlsCertificate = NullIfEmpty(environment("Broker__TlsCertificate"));
+        var tlsCertificatePassword = NullIfEmpty(environment("Broker__TlsCertificatePassword"));
+        var tlsCa = NullIfEmpty(environment("Broker__TlsCa"));
+        var tls = false;
         var positional = new List<string>();
         var gateways = new List<DnsEndPoint>();
         var header = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -81,6 +103,19 @@ internal sealed record CommandLine
                     break;
                 case "--redis":
                     redis = Value();
+                    redisSource = "--redis";
+                    break;
+                case "--tls":
+                    tls = true;
+                    break;
+                case "--tls-cert":
+                    tlsCertificate = Value();
+                    break;
+                case "--tls-cert-password":
+                    tlsCertificatePassword = Value();
+                    break;
+                case "--tls-ca":
+                    tlsCa = Value();
                     break;
                 case "--cluster-id":
                     clusterId = Value();
@@ -106,12 +141,25 @@ internal sealed record CommandLine
             throw new UsageException("give --gateway or --redis, not both");
         }
 
+        if (redis is not null && RedisConnectionText.Problem(redisSource, redis, r => ConfigurationOptions.Parse(r).EndPoints) is { } redisProblem)
+        {
+            throw new UsageException(redisProblem);
+        }
+
+        tls |= tlsCertificate is not null || tlsCa is not null;
+
+        // Silos found through Redis are known by address only: no host name to check a certificate against.
+        if (tls && redis is not null && tlsCa is null)
+        {
+            throw new UsageException("TLS with --redis needs --tls-ca (the CA the silos' certificates chain to)");
+        }
+
         if (gateways.Count == 0)
         {
             gateways.Add(new DnsEndPoint("localhost", 30000));
         }
 
-        var command = positional.Count > 0 ? positional[0] : throw new UsageException("no command given (pub, sub or topics)");
+        var command = positional.Count > 0 ? positional[0] : throw new UsageException("no command given (pub, sub or topics)", showUsage: true);
         var expected = command switch
         {
             "pub" => 3,
@@ -153,6 +201,10 @@ internal sealed record CommandLine
             Gateways = gateways,
             Redis = redis,
             ClusterId = clusterId,
+            Tls = tls,
+            TlsCertificate = tlsCertificate,
+            TlsCertificatePassword = tlsCertificatePassword,
+            TlsCa = tlsCa,
         };
         line.Validate();
         return line;
@@ -176,6 +228,16 @@ internal sealed record CommandLine
         }
     }
 
+    /// <summary>The command and topic only: a record would print every property, passwords included.</summary>
+    public override string ToString() => $"{nameof(CommandLine)} {{ Command = {Command}, Topic = {Topic} }}";
+
+    /// <summary><paramref name="text"/> with the Redis user and password and the certificate's password hidden.</summary>
+    public string Redact(string text)
+    {
+        text = RedisConnectionText.Redact(text, Redis ?? "");
+        return string.IsNullOrEmpty(TlsCertificatePassword) ? text : text.Replace(TlsCertificatePassword, "*****", StringComparison.Ordinal);
+    }
+
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static DnsEndPoint ParseEndpoint(string value)
@@ -190,5 +252,8 @@ internal sealed record CommandLine
     }
 }
 
-/// <summary>Bad input: the message is printed as one line, with exit code 2.</summary>
-internal sealed class UsageException(string message) : Exception(message);
+/// <summary>Bad input: the message is printed as one line, with exit code 2; the usage follows only when no command was given.</summary>
+internal sealed class UsageException(string message, bool showUsage = false) : Exception(message)
+{
+    public bool ShowUsage { get; } = showUsage;
+}

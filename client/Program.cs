@@ -12,8 +12,19 @@ try
 }
 catch (UsageException ex)
 {
-    Console.Error.WriteLine(ex.Message == "help" ? CommandLine.Usage : $"client: {ex.Message}\n{CommandLine.Usage}");
+    Console.Error.WriteLine(ex.Message == "help" ? CommandLine.Usage : ex.ShowUsage ? $"client: {ex.Message}\n{CommandLine.Usage}" : $"client: {ex.Message}");
     return ex.Message == "help" ? 0 : 2;
+}
+
+ClientTls? tls;
+try
+{
+    tls = ClientTls.Load(command);
+}
+catch (CertificateFileException ex)
+{
+    Console.Error.WriteLine($"client: {ex.Message}");
+    return 2;
 }
 
 using var stopping = new CancellationTokenSource();
@@ -30,7 +41,7 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
 
 try
 {
-    await using var connection = await ClusterConnection.ConnectAsync(command, stopping.Token);
+    await using var connection = await ClusterConnection.ConnectAsync(command, tls, stopping.Token);
     return command.Command switch
     {
         "pub" => await Commands.PublishAsync(connection.Broker, command, Console.Out, stopping.Token),
@@ -59,6 +70,6 @@ catch (OperationCanceledException) when (stopping.IsCancellationRequested)
 }
 catch (Exception ex)
 {
-    Console.Error.WriteLine($"client: {ErrorText.FirstLine(ex.GetBaseException())}");
+    Console.Error.WriteLine($"client: {command.Redact(ErrorText.FirstLine(ex.GetBaseException()))}");
     return 1;
 }

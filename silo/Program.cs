@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Dashboard;
+using OrleansBroker.Internal;
 using OrleansBroker.Silo;
 
 // The broker's silo: one silo on localhost clustering with in-memory storage and the Orleans
@@ -20,7 +21,16 @@ var switches = new Dictionary<string, string>
     ["--address"] = "Broker:Address",
     ["--cluster-id"] = "Broker:ClusterId",
     ["--probe-timeout"] = "Broker:ProbeTimeout",
+    ["--tls-cert"] = "Broker:TlsCertificate",
+    ["--tls-cert-password"] = "Broker:TlsCertificatePassword",
+    ["--tls-ca"] = "Broker:TlsCa",
+    ["--tls-require-client-cert"] = "Broker:TlsRequireClientCertificate",
 };
+
+// A flag on the command line; the configuration's reader takes the next word as every switch's value.
+args = [.. args.SelectMany((arg, i) => arg == "--tls-require-client-cert" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+    ? new[] { arg, "true" }
+    : [arg])];
 
 SiloSettings settings;
 try
@@ -45,6 +55,17 @@ if (settings.Problem() is { } problem)
     return 2;
 }
 
+SiloTls? tls;
+try
+{
+    tls = SiloTls.Load(settings);
+}
+catch (CertificateFileException ex)
+{
+    Console.Error.WriteLine($"silo: {ex.Message}");
+    return 2;
+}
+
 // A web host only when the dashboard is on, so a silo without it opens no HTTP port at all.
 var builderOptions = new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] };
 IHostApplicationBuilder builder = settings.DashboardPort == 0
@@ -57,7 +78,7 @@ builder.Logging.AddSimpleConsole(o =>
     o.SingleLine = true;
     o.TimestampFormat = "HH:mm:ss ";
 });
-builder.UseOrleans(silo => SiloHosting.Configure(silo, settings));
+builder.UseOrleans(silo => SiloHosting.Configure(silo, settings, tls));
 
 IHost app;
 if (builder is WebApplicationBuilder web)
@@ -83,6 +104,8 @@ try
 }
 catch (Exception ex) when (ex is not OperationCanceledException)
 {
-    Console.Error.WriteLine($"silo: could not run: {ex.GetBaseException().Message}");
+    // Name the store that failed by its endpoints: the connection string may hold a password.
+    var store = settings.UsesRedis && ex.GetBaseException() is StackExchange.Redis.RedisConnectionException ? $"Redis at {RedisConnectionText.Describe(settings.ParsedRedis.EndPoints)}: " : "";
+    Console.Error.WriteLine($"silo: could not run: {store}{settings.Redact(ErrorText.FirstLine(ex.GetBaseException()))}");
     return 1;
 }

@@ -1,18 +1,17 @@
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Dashboard;
-using StackExchange.Redis;
 
 namespace OrleansBroker.Silo;
 
 /// <summary>Turns <see cref="SiloSettings"/> into an Orleans silo with the broker on it.</summary>
 internal static class SiloHosting
 {
-    public static void Configure(ISiloBuilder silo, SiloSettings settings)
+    public static void Configure(ISiloBuilder silo, SiloSettings settings, SiloTls? tls)
     {
         if (settings.UsesRedis)
         {
-            var redis = ConfigurationOptions.Parse(settings.Redis!);
+            var redis = settings.ParsedRedis;
             silo.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = settings.ClusterId;
@@ -38,6 +37,7 @@ internal static class SiloHosting
             o.ProbeTimeout = settings.ProbeTimeout;
             o.NumMissedProbesLimit = settings.MissedProbes;
         });
+        tls?.Apply(silo);
         silo.AddBroker(o => o.SubscriptionLease = settings.SubscriptionLease);
         if (settings.DashboardPort != 0)
         {

@@ -1,4 +1,6 @@
 using System.Net;
+using OrleansBroker.Internal;
+using StackExchange.Redis;
 
 namespace OrleansBroker.Silo;
 
@@ -38,6 +40,26 @@ internal sealed class SiloSettings
     /// <summary>The Orleans Dashboard's port on 127.0.0.1; 0 turns it off.</summary>
     public int DashboardPort { get; set; } = 8080;
 
+    /// <summary>
+    /// This silo's certificate and private key, a PKCS#12 (.pfx) file: when set, every connection
+    /// between silos and from clients to this silo's gateway is TLS. Not set: no TLS.
+    /// </summary>
+    public string? TlsCertificate { get; set; }
+
+    /// <summary>The password of <see cref="TlsCertificate"/>; best given as Broker__TlsCertificatePassword in the environment. Never shown.</summary>
+    public string? TlsCertificatePassword { get; set; }
+
+    /// <summary>
+    /// A PEM (or DER) file of the CA certificates, or self-signed certificates, that peers' certificates
+    /// must chain to. Not set: the machine's trusted roots.
+    /// </summary>
+    public string? TlsCa { get; set; }
+
+    /// <summary>Mutual TLS: refuse any client (and silo) that does not show a certificate issued under <see cref="TlsCa"/>.</summary>
+    public bool TlsRequireClientCertificate { get; set; }
+
+    public bool UsesTls => !string.IsNullOrWhiteSpace(TlsCertificate);
+
     public bool UsesRedis => string.Equals(Clustering, "Redis", StringComparison.OrdinalIgnoreCase);
 
     public IPAddress ParsedAddress => IPAddress.Parse(Address);
@@ -53,6 +75,27 @@ internal sealed class SiloSettings
         if (UsesRedis && string.IsNullOrWhiteSpace(Redis))
         {
             return "Broker:Clustering is Redis but Broker:Redis (the connection string) is not set";
+        }
+
+        if (!string.IsNullOrWhiteSpace(Redis) && RedisConnectionText.Problem("Broker:Redis", Redis, RedisEndpoints) is { } redisProblem)
+        {
+            return redisProblem;
+        }
+
+        if (!UsesTls && (TlsRequireClientCertificate || !string.IsNullOrWhiteSpace(TlsCa)))
+        {
+            return "Broker:TlsCa and Broker:TlsRequireClientCertificate need Broker:TlsCertificate (this silo's own certificate): TLS is off without it";
+        }
+
+        if (TlsRequireClientCertificate && string.IsNullOrWhiteSpace(TlsCa))
+        {
+            return "Broker:TlsRequireClientCertificate needs Broker:TlsCa: the CA whose certificates clients must show";
+        }
+
+        // Silos reach each other by address, where no host name can be checked against the machine's roots.
+        if (UsesTls && UsesRedis && string.IsNullOrWhiteSpace(TlsCa))
+        {
+            return "Broker:TlsCertificate with Redis clustering needs Broker:TlsCa: the CA that silos check each other's certificates against";
         }
 
         if (!IPAddress.TryParse(Address, out _))
@@ -86,9 +129,22 @@ internal sealed class SiloSettings
         return null;
     }
 
-    /// <summary>One line for the log: how this silo is set up.</summary>
+    /// <summary>The parsed <see cref="Redis"/>; call only after <see cref="Problem"/> found nothing wrong.</summary>
+    public ConfigurationOptions ParsedRedis => ConfigurationOptions.Parse(Redis!);
+
+    /// <summary>One line for the log: how this silo is set up, naming no secret.</summary>
     public string Describe() =>
         $"silo {Address}:{SiloPort}, gateway {Address}:{GatewayPort}, "
-        + (UsesRedis ? $"Redis clustering and storage (cluster '{ClusterId}')" : "localhost clustering, in-memory storage")
+        + (UsesRedis ? $"Redis clustering and storage at {RedisConnectionText.Describe(ParsedRedis.EndPoints)} (cluster '{ClusterId}')" : "localhost clustering, in-memory storage")
+        + (!UsesTls ? ", no TLS" : TlsRequireClientCertificate ? ", mutual TLS" : ", TLS")
         + (DashboardPort == 0 ? ", no dashboard" : $", dashboard http://127.0.0.1:{DashboardPort}/");
+
+    /// <summary><paramref name="text"/> with the Redis user and password and the certificate's password hidden.</summary>
+    public string Redact(string text)
+    {
+        text = RedisConnectionText.Redact(text, Redis ?? "");
+        return string.IsNullOrEmpty(TlsCertificatePassword) ? text : text.Replace(TlsCertificatePassword, "*****", StringComparison.Ordinal);
+    }
+
+    private static IReadOnlyCollection<EndPoint> RedisEndpoints(string connectionString) => ConfigurationOptions.Parse(connectionString).EndPoints;
 }

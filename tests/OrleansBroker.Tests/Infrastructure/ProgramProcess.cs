@@ -49,7 +49,10 @@ public sealed class ProgramProcess : IDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts silo/ (the silo host) or client/ (the command-line client), as built beside the tests.</summary>
-    public static ProgramProcess Start(string program, params string[] args)
+    public static ProgramProcess Start(string program, params string[] args) => Start(program, NoEnvironment, args);
+
+    /// <summary>Starts silo/ or client/ with these environment variables added to the test's (a null value removes one).</summary>
+    public static ProgramProcess Start(string program, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var dll = Path.Combine(RepositoryRoot, program, "bin", BuildConfiguration, "net10.0", $"OrleansBroker.{char.ToUpperInvariant(program[0])}{program[1..]}.dll");
         if (!File.Exists(dll))
@@ -57,11 +60,13 @@ public sealed class ProgramProcess : IDisposable
             throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
         }
 
-        return StartExecutable("dotnet", [dll, .. args]);
+        return StartExecutable("dotnet", environment, [dll, .. args]);
     }
 
     /// <summary>Starts any program on the PATH (a server the tests need, say).</summary>
-    public static ProgramProcess StartExecutable(string executable, params string[] args)
+    public static ProgramProcess StartExecutable(string executable, params string[] args) => StartExecutable(executable, NoEnvironment, args);
+
+    private static ProgramProcess StartExecutable(string executable, IReadOnlyDictionary<string, string?> environment, string[] args)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -76,14 +81,39 @@ public sealed class ProgramProcess : IDisposable
             start.ArgumentList.Add(arg);
         }
 
+        foreach (var (name, value) in environment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
         return new ProgramProcess(Process.Start(start)!);
     }
 
     /// <summary>Runs a program to its end and returns it, for its exit code and output.</summary>
-    public static async Task<ProgramProcess> RunAsync(string program, TimeSpan timeout, params string[] args)
+    public static Task<ProgramProcess> RunAsync(string program, TimeSpan timeout, params string[] args) => RunAsync(program, NoEnvironment, timeout, args);
+
+    /// <summary>Runs a program to its end with these environment variables added, and returns it.</summary>
+    public static async Task<ProgramProcess> RunAsync(string program, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] args)
     {
-        var process = Start(program, args);
-        await process.WaitForExitAsync(timeout);
+        var process = Start(program, environment, args);
+        try
+        {
+            await process.WaitForExitAsync(timeout);
+        }
+        catch
+        {
+            // Killed pass or fail: one that overran its time is not left running.
+            process.Dispose();
+            throw;
+        }
+
         return process;
     }
 
@@ -149,6 +179,8 @@ public sealed class ProgramProcess : IDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    private static readonly IReadOnlyDictionary<string, string?> NoEnvironment = new Dictionary<string, string?>();
 
     private static string RepositoryRoot { get; } = FindRepositoryRoot();
 
