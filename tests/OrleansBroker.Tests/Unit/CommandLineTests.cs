@@ -48,9 +48,9 @@ public sealed class CommandLineTests
     [Fact]
     public void Tls_IsOffByDefault_AndOnWithAnyTlsOption()
     {
-        Assert.False(CommandLine.Parse(["topics"], NoEnvironment).Tls);
-        Assert.True(CommandLine.Parse(["topics", "--tls"], NoEnvironment).Tls);
-        var line = CommandLine.Parse(["topics", "--tls-ca", "ca.pem", "--tls-cert", "me.pfx", "--tls-cert-password", "pw"], NoEnvironment);
+        Assert.False(Cli.CommandLine.Parse(["topics"], NoEnvironment).Tls);
+        Assert.True(Cli.CommandLine.Parse(["topics", "--tls"], NoEnvironment).Tls);
+        var line = Cli.CommandLine.Parse(["topics", "--tls-ca", "ca.pem", "--tls-cert", "me.pfx", "--tls-cert-password", "pw"], NoEnvironment);
         Assert.Equal((true, "ca.pem", "me.pfx", "pw"), (line.Tls, line.TlsCa, line.TlsCertificate, line.TlsCertificatePassword));
     }
 
@@ -64,20 +64,20 @@ public sealed class CommandLineTests
             ["Broker__TlsCertificatePassword"] = "pw",
             ["Broker__Redis"] = "10.0.0.5:6379,password=pw",
         };
-        var line = CommandLine.Parse(["topics"], name => environment.GetValueOrDefault(name));
+        var line = Cli.CommandLine.Parse(["topics"], name => environment.GetValueOrDefault(name));
         Assert.Equal((true, "ca.pem", "me.pfx", "pw", "10.0.0.5:6379,password=pw"), (line.Tls, line.TlsCa, line.TlsCertificate, line.TlsCertificatePassword, line.Redis));
     }
 
     [Fact]
     public void Tls_WithRedis_NeedsACa() =>
-        Assert.Contains("needs --tls-ca", Assert.Throws<UsageException>(() => CommandLine.Parse(["topics", "--redis", "h:1", "--tls"], NoEnvironment)).Message);
+        Assert.Contains("needs --tls-ca", Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(["topics", "--redis", "h:1", "--tls"], NoEnvironment)).Message);
 
     [Fact]
     public void Redis_Malformed_IsAUsageError_NamingWhereItCameFrom_WithoutThePassword()
     {
-        var flag = Assert.Throws<UsageException>(() => CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET,abortConnect=maybe"], NoEnvironment));
+        var flag = Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET,abortConnect=maybe"], NoEnvironment));
         Assert.StartsWith("--redis is not a valid Redis connection string", flag.Message);
-        var environment = Assert.Throws<UsageException>(() => CommandLine.Parse(["topics"], name => name == "Broker__Redis" ? "redis://:SOMESECRET@h:1" : null));
+        var environment = Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(["topics"], name => name == "Broker__Redis" ? "redis://:SOMESECRET@h:1" : null));
         Assert.StartsWith("Broker__Redis names a Redis endpoint that is not host:port", environment.Message);
         Assert.All([flag.Message, environment.Message], m => Assert.DoesNotContain("SOMESECRET", m));
     }
@@ -85,14 +85,14 @@ public sealed class CommandLineTests
     [Fact]
     public void Redact_HidesTheRedisAndCertificatePasswords()
     {
-        var line = CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"], NoEnvironment);
+        var line = Cli.CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"], NoEnvironment);
         Assert.Equal("***** and *****", line.Redact("SOMESECRET and PFXSECRET"));
     }
 
     [Fact]
     public void ToString_ShowsNoSecret()
     {
-        var line = CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"], NoEnvironment);
+        var line = Cli.CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"], NoEnvironment);
         Assert.DoesNotContain("SECRET", line.ToString());
     }
 
