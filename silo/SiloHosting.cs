@@ -38,7 +38,13 @@ internal static class SiloHosting
             o.NumMissedProbesLimit = settings.MissedProbes;
         });
         tls?.Apply(silo);
-        silo.AddBroker(o => o.SubscriptionLease = settings.SubscriptionLease);
+        silo.AddBroker(o =>
+        {
+            o.SubscriptionLease = settings.SubscriptionLease;
+            o.MaxMessageBytes = settings.MaxMessageBytes;
+            o.MaxPendingLimit = settings.MaxPendingLimit;
+            o.MaxSubscriptionBytes = settings.MaxSubscriptionBytes;
+        });
         if (settings.DashboardPort != 0)
         {
             silo.AddDashboard();

@@ -29,6 +29,15 @@ internal sealed class SiloSettings
 
     public TimeSpan SubscriptionLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The largest message this silo accepts (BrokerSiloOptions.MaxMessageBytes).</summary>
+    public int MaxMessageBytes { get; set; } = new BrokerSiloOptions().MaxMessageBytes;
+
+    /// <summary>The largest MaxPending a subscription may ask for (BrokerSiloOptions.MaxPendingLimit).</summary>
+    public int MaxPendingLimit { get; set; } = new BrokerSiloOptions().MaxPendingLimit;
+
+    /// <summary>The bytes one subscription may hold on this silo (BrokerSiloOptions.MaxSubscriptionBytes).</summary>
+    public long MaxSubscriptionBytes { get; set; } = new BrokerSiloOptions().MaxSubscriptionBytes;
+
     /// <summary>
     /// Failure detection: a silo that misses <see cref="MissedProbes"/> probes of this timeout each is
     /// declared dead and its grains move. Orleans' defaults (5 s, 3) suit most networks; shorter heals faster.
@@ -119,6 +128,11 @@ internal sealed class SiloSettings
         if (ProbeTimeout < TimeSpan.FromMilliseconds(100) || MissedProbes < 1)
         {
             return $"Broker:ProbeTimeout must be at least 100 ms and Broker:MissedProbes at least 1; they are {ProbeTimeout} and {MissedProbes}";
+        }
+
+        if (MaxMessageBytes < 1 || MaxPendingLimit < 1 || MaxSubscriptionBytes < MaxMessageBytes)
+        {
+            return $"Broker:MaxMessageBytes and Broker:MaxPendingLimit must be at least 1, and Broker:MaxSubscriptionBytes at least Broker:MaxMessageBytes; they are {MaxMessageBytes}, {MaxPendingLimit} and {MaxSubscriptionBytes}";
         }
 
         if (SubscriptionLease < TimeSpan.FromMilliseconds(100))

@@ -122,4 +122,12 @@ public sealed class ProgramTests
         Assert.Equal(2, silo.ExitCode);
         Assert.Equal(["silo: Broker:GatewayPort must be a port number (1-65535); it is 70000"], silo.Stderr);
     }
+
+    [Fact]
+    public async Task Silo_BadLimit_ExitsWithOneLine()
+    {
+        var silo = await ProgramProcess.RunAsync("silo", RunTimeout, "--Broker:MaxSubscriptionBytes=10");
+        Assert.Equal(2, silo.ExitCode);
+        Assert.Equal(["silo: Broker:MaxMessageBytes and Broker:MaxPendingLimit must be at least 1, and Broker:MaxSubscriptionBytes at least Broker:MaxMessageBytes; they are 1048576, 1048576 and 10"], silo.Stderr);
+    }
 }
