@@ -192,15 +192,24 @@ internal sealed partial class SubscriberGrain(
             return;
         }
 
-        long dropped = 0;
         foreach (var ready in _ready)
         {
-            dropped += Enqueue(ready.Messages, spec.MaxPending);
-        }
+            var taken = Enqueue(ready.Messages, spec.MaxPending);
+            if (taken == ready.Messages.Length)
+            {
+                continue;
+            }
 
-        if (dropped > 0)
-        {
-            _ = Topic(spec).AddDropped(dropped);
+            // Full. A queue-group member hands the rest back for the other members; a broadcast
+            // subscriber drops it, counted.
+            if (spec.Queue is null)
+            {
+                _ = Topic(spec).AddDropped(ready.Messages.Length - taken);
+            }
+            else
+            {
+                _ = OverflowAsync(spec, ready.Messages[taken..]);
+            }
         }
 
         if (_pump is null && _pending.Count > 0 && !_clientClosed)
@@ -209,11 +218,23 @@ internal sealed partial class SubscriberGrain(
         }
     }
 
+    private async Task OverflowAsync(SubscriptionSpec spec, Message[] messages)
+    {
+        try
+        {
+            await Topic(spec).Overflow(Id, messages.AsImmutable());
+        }
+        catch (Exception ex)
+        {
+            LogWarningHandBackFailed(logger, ex, Id, messages.Length);
+        }
+    }
+
     /// <summary>
     /// Queues the longest run that fits under <paramref name="maxPending"/> messages and the byte
-    /// budget (what waits, what is on its way to the client, what the gate holds); returns how many did not.
+    /// budget (what waits, what is on its way to the client, what the gate holds); returns how many it took.
     /// </summary>
-    private long Enqueue(Message[] messages, int maxPending)
+    private int Enqueue(Message[] messages, int maxPending)
     {
         var room = maxPending - _pendingCount;
         var byteRoom = _maxBytes - _pendingBytes - _inFlightBytes - _gate.HeldBytes;
@@ -238,7 +259,7 @@ internal sealed partial class SubscriberGrain(
             _pendingBytes += takenBytes;
         }
 
-        return messages.Length - taken;
+        return taken;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

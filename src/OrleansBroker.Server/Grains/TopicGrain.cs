@@ -79,9 +79,10 @@ internal sealed partial class TopicGrain(
             Send(target, batch);
         }
 
+        var now = DateTime.UtcNow;
         foreach (var group in _groups.Values)
         {
-            group.Distribute(batch, this);
+            group.Distribute(batch, this, now, skipFull: false);
         }
 
         return Task.CompletedTask;
@@ -142,13 +143,39 @@ internal sealed partial class TopicGrain(
         state.State.Delivered = Math.Max(0, state.State.Delivered - batch.Length);
         if (queue is not null && _groups.TryGetValue(queue, out var group))
         {
-            group.Distribute(batch, this);
+            group.Distribute(batch, this, DateTime.UtcNow, skipFull: false);
         }
         else
         {
             state.State.Dropped += batch.Length;
             LogWarningHandedBackDropped(logger, Topic, batch.Length);
         }
+    }
+
+    public Task Overflow(string subscriptionId, Immutable<Message[]> messages)
+    {
+        Validation.ValidateSubscriptionId(subscriptionId);
+        var batch = messages.Value;
+        ValidateBatch(batch);
+        if (batch.Length == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var now = DateTime.UtcNow;
+        state.State.Delivered = Math.Max(0, state.State.Delivered - batch.Length);
+        if (_targets.TryGetValue(subscriptionId, out var full) && full.Queue is { } queue && _groups.TryGetValue(queue, out var group))
+        {
+            full.FullUntil = now + FullMemberPause;
+            if (group.Distribute(batch, this, now, skipFull: true))
+            {
+                return Task.CompletedTask;
+            }
+        }
+
+        state.State.Dropped += batch.Length;
+        LogWarningDropped(logger, Topic, batch.Length);
+        return Task.CompletedTask;
     }
 
     public Task AddDropped(long count)
@@ -310,8 +337,17 @@ internal sealed partial class TopicGrain(
     private static partial void LogWarningDropped(ILogger logger, string topic, long count);
 
     /// <summary>A subscription as the topic sees it: where to send, and the next batch number of its stream.</summary>
+    /// <summary>
+    /// How long a queue-group member that overflowed is passed over. Short, and renewed by its next
+    /// overflow: a mark that outlived the congestion would only cost the group one member's share.
+    /// </summary>
+    private static readonly TimeSpan FullMemberPause = TimeSpan.FromMilliseconds(500);
+
     private sealed class Target(string id, string? queue, ISubscriberGrain grain, long stream)
     {
+        /// <summary>Until when the member is passed over: it overflowed (see <see cref="Overflow"/>).</summary>
+        public DateTime FullUntil { get; set; }
+
         public string Id { get; } = id;
         public string? Queue { get; } = queue;
         public ISubscriberGrain Grain { get; } = grain;
@@ -334,27 +370,44 @@ internal sealed partial class TopicGrain(
 
         /// <summary>
         /// Splits the batch into one contiguous slice per member (fewer when the batch is small),
-        /// starting with the member whose turn it is, so load evens out across batches.
+        /// starting with the member whose turn it is, so load evens out across batches. Members that
+        /// overflowed lately are passed over, as MemoryBroker passes over a full member; when all
+        /// are full the batch goes to them all anyway (they count what they drop), unless
+        /// <paramref name="skipFull"/>, and then nothing is sent: returns false.
         /// </summary>
-        public void Distribute(Message[] batch, TopicGrain topic)
+        public bool Distribute(Message[] batch, TopicGrain topic, DateTime now, bool skipFull)
         {
-            var members = Members.Count;
-            if (members == 1)
+            var members = Members;
+            if (Members.Exists(m => m.FullUntil > now))
             {
-                topic.Send(Members[0], batch);
-                return;
+                var open = Members.FindAll(m => m.FullUntil <= now);
+                if (open.Count > 0)
+                {
+                    members = open;
+                }
+                else if (skipFull)
+                {
+                    return false;
+                }
             }
 
-            var slices = Math.Min(members, batch.Length);
+            if (members.Count == 1)
+            {
+                topic.Send(members[0], batch);
+                return true;
+            }
+
+            var slices = Math.Min(members.Count, batch.Length);
             for (var slice = 0; slice < slices; slice++)
             {
                 var start = slice * batch.Length / slices;
                 var end = (slice + 1) * batch.Length / slices;
-                topic.Send(Members[(_turn + slice) % members], batch[start..end]);
+                topic.Send(members[(_turn + slice) % members.Count], batch[start..end]);
             }
 
             // A full round starts one member later next time, so the larger slices rotate too.
-            _turn = (_turn + (slices == members ? 1 : slices)) % members;
+            _turn = (_turn + (slices == members.Count ? 1 : slices)) % members.Count;
+            return true;
         }
     }
 }

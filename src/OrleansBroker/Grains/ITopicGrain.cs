@@ -37,6 +37,14 @@ public interface ITopicGrain : IGrainWithStringKey
     [Alias("HandBack")]
     Task HandBack(string subscriptionId, string? queue, Immutable<Message[]> messages);
 
+    /// <summary>
+    /// A queue-group member is full (its MaxPending messages or byte budget are waiting): it hands
+    /// back what it could not take, the topic passes it over for a short while, and the group's other
+    /// members take these messages; only what no member has room for is counted as dropped.
+    /// </summary>
+    [Alias("Overflow")]
+    Task Overflow(string subscriptionId, Immutable<Message[]> messages);
+
     /// <summary>A subscription dropped this many messages (its MaxPending were waiting). One-way: counting never slows delivery.</summary>
     [OneWay, Alias("AddDropped")]
     Task AddDropped(long count);

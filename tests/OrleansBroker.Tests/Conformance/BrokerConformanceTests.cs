@@ -530,6 +530,42 @@ public abstract class BrokerConformanceTests
     }
 
     [Fact]
+    public async Task QueueGroup_PassesOverAFullMember_AndDropsNothingWhileAnotherHasRoom()
+    {
+        const int count = 2_000;
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("fullmember");
+        var release = new TaskCompletionSource();
+        var stuck = new ConcurrentQueue<string>();
+        var free = new ConcurrentQueue<string>();
+        await using var stuckMember = await broker.SubscribeAsync(topic, async (evt, _) =>
+        {
+            stuck.Enqueue(evt.Message.BodyAsString());
+            await release.Task;
+        }, new SubscribeOptions { Queue = "workers", MaxPending = 10 });
+        await using var freeMember = await broker.SubscribeAsync(topic, (evt, _) =>
+        {
+            free.Enqueue(evt.Message.BodyAsString());
+            return Task.CompletedTask;
+        }, new SubscribeOptions { Queue = "workers" });
+
+        for (var i = 0; i < count; i += 100)
+        {
+            await Task.WhenAll(Enumerable.Range(i, 100).Select(n => broker.PublishAsync(topic, Message.FromString(n.ToString()))));
+        }
+
+        // The stuck member holds what it was given before it filled; the other takes the rest.
+        await Eventually.WaitUntil(async () => (await Admin(broker).GetTopicAsync(topic))!.Delivered == count, "every message handed to a member");
+        release.SetResult();
+        await Eventually.WaitUntil(() => stuck.Count + free.Count >= count, $"every message handled (have {stuck.Count + free.Count})");
+        var info = await Admin(broker).GetTopicAsync(topic);
+        Assert.Equal(0, info!.Dropped);
+        Assert.Equal(count, stuck.Concat(free).Distinct().Count());
+        Assert.Equal(count, stuck.Count + free.Count);
+        Assert.True(free.Count > count / 2, $"the free member handled {free.Count} of {count}");
+    }
+
+    [Fact]
     public async Task QueueMember_LeavingUnderLoad_HandsItsBacklogToTheRestOfItsGroup()
     {
         const int count = 20_000;
