@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansBroker.Diagnostics;
@@ -21,6 +22,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private static readonly TimeSpan RenewTick = TimeSpan.FromMilliseconds(250);
 
     private readonly IClusterClient _client;
+    private readonly BrokerOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, TopicBatcher> _batchers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ClusterSubscription> _subscriptions = new(StringComparer.Ordinal);
@@ -29,15 +31,26 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private volatile bool _connected;
 
     public ClusterBroker(IClusterClient client, BrokerOptions? options = null)
+        : this(client, options, loggerFactory: null)
+    {
+    }
+
+    /// <param name="client">A connected cluster client; it stays the caller's.</param>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
+    /// <param name="loggerFactory">Where renewal and handler failures are logged; null: the client's own logger factory.</param>
+    public ClusterBroker(IClusterClient client, BrokerOptions? options, ILoggerFactory? loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(client);
         _client = client;
-        Options = options ?? new BrokerOptions();
-        _logger = client.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger(typeof(ClusterBroker).FullName!)
-            ?? new ConsoleErrorLogger(typeof(ClusterBroker).FullName!);
+        _options = Validation.CopyBrokerOptions(options);
+
+        // An Orleans client always registers a logger factory; NullLoggerFactory only keeps a bare test double working.
+        loggerFactory ??= client.ServiceProvider.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger(typeof(ClusterBroker).FullName!);
     }
 
-    public BrokerOptions Options { get; }
+    /// <summary>The options this broker was built with: a copy each time, as they cannot change.</summary>
+    public BrokerOptions Options => _options with { };
 
     public string Address { get; private set; } = "";
 
@@ -92,7 +105,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
-        var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        var size = Validation.ValidateMessage(message, _options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
         var publishing = PublishScope.Start(topic, message, size);
         Task accepted;

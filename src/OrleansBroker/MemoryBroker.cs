@@ -16,6 +16,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     private readonly Lock _gate = new();
     private readonly Dictionary<string, MemoryTopic> _topics = new(StringComparer.Ordinal);
     private readonly HashSet<MemorySubscription> _subscriptions = [];
+    private readonly BrokerOptions _options;
     private readonly ILogger _logger;
     private bool _connected;
 
@@ -27,11 +28,12 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     /// <param name="loggerFactory">Where handler failures are logged; null: standard error.</param>
     public MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory)
     {
-        Options = options ?? new BrokerOptions();
+        _options = Validation.CopyBrokerOptions(options);
         _logger = loggerFactory?.CreateLogger(typeof(MemoryBroker).FullName!) ?? new ConsoleErrorLogger(typeof(MemoryBroker).FullName!);
     }
 
-    public BrokerOptions Options { get; }
+    /// <summary>The options this broker was built with: a copy each time, as they cannot change.</summary>
+    public BrokerOptions Options => _options with { };
 
     public string Address { get; private set; } = "";
 
@@ -72,7 +74,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
-        var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        var size = Validation.ValidateMessage(message, _options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
         var publishing = PublishScope.Start(topic, message, size);
         try
@@ -105,7 +107,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         {
             ThrowIfNotConnected();
             var subscription = new MemorySubscription(this, topic, options,
-                new HandlerDispatcher(topic, handler, Options, options, _logger));
+                new HandlerDispatcher(topic, handler, _options, options, _logger));
             GetOrAddTopic(topic).Add(subscription);
             _subscriptions.Add(subscription);
             return Task.FromResult<ISubscriber>(subscription);
