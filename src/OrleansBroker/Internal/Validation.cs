@@ -25,7 +25,7 @@ internal static class Validation
             return;
         }
 
-        string? error = queue.Length switch
+        var error = queue.Length switch
         {
             0 => "it is empty",
             > MaxNameLength => $"it is longer than {MaxNameLength} characters",
