@@ -30,11 +30,15 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private CancellationTokenSource? _renewing;
     private volatile bool _connected;
 
+    /// <summary>A broker on <paramref name="client"/>'s cluster that logs through the client's logger factory.</summary>
+    /// <param name="client">A connected cluster client; it stays the caller's.</param>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
     public ClusterBroker(IClusterClient client, BrokerOptions? options = null)
         : this(client, options, loggerFactory: null)
     {
     }
 
+    /// <summary>A broker on <paramref name="client"/>'s cluster that logs through <paramref name="loggerFactory"/>.</summary>
     /// <param name="client">A connected cluster client; it stays the caller's.</param>
     /// <param name="options">Copied and validated here; null: the defaults.</param>
     /// <param name="loggerFactory">Where renewal and handler failures are logged; null: the client's own logger factory.</param>
@@ -52,10 +56,13 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     /// <summary>The options this broker was built with: a copy each time, as they cannot change.</summary>
     public BrokerOptions Options => _options with { };
 
+    /// <inheritdoc/>
     public string Address { get; private set; } = "";
 
+    /// <inheritdoc/>
     public bool IsConnected => _connected;
 
+    /// <inheritdoc/>
     public Task ConnectAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -73,6 +80,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public async Task DisconnectAsync(CancellationToken cancellationToken = default)
     {
         CancellationTokenSource? renewing;
@@ -102,6 +110,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
@@ -125,6 +134,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
     }
 
+    /// <inheritdoc/>
     public async Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
         SubscribeOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -156,6 +166,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return subscription;
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
     {
         // Every topic in use is active: its subscribers' lease renewals keep it so, and an unused
@@ -167,6 +178,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return snapshots.OfType<TopicSnapshot>().Select(s => s.ToInfo()).OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
     }
 
+    /// <inheritdoc/>
     public async Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
@@ -174,8 +186,10 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return snapshot?.ToInfo();
     }
 
+    /// <inheritdoc/>
     public ValueTask DisposeAsync() => new(DisconnectAsync());
 
+    /// <summary>"orleans", as go-micro's String() names a broker.</summary>
     public override string ToString() => "orleans";
 
     internal void Forget(ClusterSubscription subscription) => _subscriptions.TryRemove(subscription.Id, out _);

@@ -20,11 +20,15 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     private readonly ILogger _logger;
     private bool _connected;
 
+    /// <summary>An in-process broker; handler failures without an <see cref="BrokerOptions.ErrorHandler"/> go to standard error.</summary>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
     public MemoryBroker(BrokerOptions? options = null)
         : this(options, loggerFactory: null)
     {
     }
 
+    /// <summary>An in-process broker that logs through <paramref name="loggerFactory"/>.</summary>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
     /// <param name="loggerFactory">Where handler failures are logged; null: standard error.</param>
     public MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory)
     {
@@ -35,8 +39,10 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     /// <summary>The options this broker was built with: a copy each time, as they cannot change.</summary>
     public BrokerOptions Options => _options with { };
 
+    /// <inheritdoc/>
     public string Address { get; private set; } = "";
 
+    /// <inheritdoc/>
     public bool IsConnected
     {
         get
@@ -48,6 +54,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task ConnectAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -59,6 +66,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public async Task DisconnectAsync(CancellationToken cancellationToken = default)
     {
         List<MemorySubscription> ending;
@@ -71,6 +79,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         await Task.WhenAll(ending.Select(RemoveAsync)).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
@@ -96,6 +105,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
         SubscribeOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -114,6 +124,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -123,6 +134,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
@@ -132,8 +144,10 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask DisposeAsync() => new(DisconnectAsync());
 
+    /// <summary>"memory", as go-micro's String() names a broker.</summary>
     public override string ToString() => "memory";
 
     /// <summary>
