@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansBroker.Diagnostics;
@@ -21,6 +22,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private static readonly TimeSpan RenewTick = TimeSpan.FromMilliseconds(250);
 
     private readonly IClusterClient _client;
+    private readonly BrokerOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, TopicBatcher> _batchers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ClusterSubscription> _subscriptions = new(StringComparer.Ordinal);
@@ -29,21 +31,39 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private volatile bool _connected;
     private volatile bool _clientDisposed;
 
+    /// <summary>A broker on <paramref name="client"/>'s cluster that logs through the client's logger factory.</summary>
+    /// <param name="client">A connected cluster client; it stays the caller's.</param>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
     public ClusterBroker(IClusterClient client, BrokerOptions? options = null)
+        : this(client, options, loggerFactory: null)
+    {
+    }
+
+    /// <summary>A broker on <paramref name="client"/>'s cluster that logs through <paramref name="loggerFactory"/>.</summary>
+    /// <param name="client">A connected cluster client; it stays the caller's.</param>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
+    /// <param name="loggerFactory">Where renewal and handler failures are logged; null: the client's own logger factory.</param>
+    public ClusterBroker(IClusterClient client, BrokerOptions? options, ILoggerFactory? loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(client);
         _client = client;
-        Options = options ?? new BrokerOptions();
-        _logger = client.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger(typeof(ClusterBroker).FullName!)
-            ?? new ConsoleErrorLogger(typeof(ClusterBroker).FullName!);
+        _options = Validation.CopyBrokerOptions(options);
+
+        // An Orleans client always registers a logger factory; NullLoggerFactory only keeps a bare test double working.
+        loggerFactory ??= client.ServiceProvider.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger(typeof(ClusterBroker).FullName!);
     }
 
-    public BrokerOptions Options { get; }
+    /// <summary>The options this broker was built with: a copy each time, as they cannot change.</summary>
+    public BrokerOptions Options => _options with { };
 
+    /// <inheritdoc/>
     public string Address { get; private set; } = "";
 
+    /// <inheritdoc/>
     public bool IsConnected => _connected;
 
+    /// <inheritdoc/>
     public Task ConnectAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -62,6 +82,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public async Task DisconnectAsync(CancellationToken cancellationToken = default)
     {
         CancellationTokenSource? renewing;
@@ -91,10 +112,11 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
-        var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        var size = Validation.ValidateMessage(message, _options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
         var publishing = PublishScope.Start(topic, message, size);
         Task accepted;
@@ -114,6 +136,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
     }
 
+    /// <inheritdoc/>
     public async Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
         SubscribeOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -145,6 +168,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return subscription;
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
     {
         // Every topic in use is active: its subscribers' lease renewals keep it so, and an unused
@@ -156,6 +180,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return snapshots.OfType<TopicSnapshot>().Select(s => s.ToInfo()).OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
     }
 
+    /// <inheritdoc/>
     public async Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
@@ -163,8 +188,10 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         return snapshot?.ToInfo();
     }
 
+    /// <inheritdoc/>
     public ValueTask DisposeAsync() => new(DisconnectAsync());
 
+    /// <summary>"orleans", as go-micro's String() names a broker.</summary>
     public override string ToString() => "orleans";
 
     internal void Forget(ClusterSubscription subscription) => _subscriptions.TryRemove(subscription.Id, out _);

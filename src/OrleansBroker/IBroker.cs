@@ -6,11 +6,13 @@ namespace OrleansBroker;
 /// </summary>
 public interface IBroker : IAsyncDisposable
 {
+    /// <summary>The options this broker was built with: a copy, so changing it changes nothing.</summary>
     BrokerOptions Options { get; }
 
     /// <summary>Where this broker is connected; "" before the first <see cref="ConnectAsync"/>.</summary>
     string Address { get; }
 
+    /// <summary>True between <see cref="ConnectAsync"/> and <see cref="DisconnectAsync"/>.</summary>
     bool IsConnected { get; }
 
     /// <summary>Connects; calling it again while connected does nothing.</summary>

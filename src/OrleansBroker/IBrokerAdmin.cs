@@ -3,6 +3,7 @@ namespace OrleansBroker;
 /// <summary>Who is subscribed where, and how much went through: the broker's PUBSUB NUMSUB.</summary>
 public interface IBrokerAdmin
 {
+    /// <summary>Every topic in use, ordered by name, with its figures.</summary>
     Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The topic's figures, or null for a topic the broker does not know.</summary>

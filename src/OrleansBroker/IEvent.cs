@@ -3,8 +3,10 @@ namespace OrleansBroker;
 /// <summary>What a handler receives (go-micro's broker.Event).</summary>
 public interface IEvent
 {
+    /// <summary>The topic the message was published to.</summary>
     string Topic { get; }
 
+    /// <summary>The message as it was published.</summary>
     Message Message { get; }
 
     /// <summary>Set when the handler failed; <see cref="BrokerOptions.ErrorHandler"/> sees it.</summary>

@@ -21,16 +21,21 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     private readonly Lock _gate = new();
     private readonly Dictionary<string, MemoryTopic> _topics = new(StringComparer.Ordinal);
     private readonly HashSet<MemorySubscription> _subscriptions = [];
+    private readonly BrokerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private bool _connected;
     private int _sweepAt = MinSweepTopics;
 
+    /// <summary>An in-process broker; handler failures without an <see cref="BrokerOptions.ErrorHandler"/> go to standard error.</summary>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
     public MemoryBroker(BrokerOptions? options = null)
         : this(options, loggerFactory: null)
     {
     }
 
+    /// <summary>An in-process broker that logs through <paramref name="loggerFactory"/>.</summary>
+    /// <param name="options">Copied and validated here; null: the defaults.</param>
     /// <param name="loggerFactory">Where handler failures are logged; null: standard error.</param>
     public MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory)
         : this(options, loggerFactory, TimeProvider.System)
@@ -40,14 +45,17 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     internal MemoryBroker(BrokerOptions? options, ILoggerFactory? loggerFactory, TimeProvider time)
     {
         _time = time;
-        Options = options ?? new BrokerOptions();
+        _options = Validation.CopyBrokerOptions(options);
         _logger = loggerFactory?.CreateLogger(typeof(MemoryBroker).FullName!) ?? new ConsoleErrorLogger(typeof(MemoryBroker).FullName!);
     }
 
-    public BrokerOptions Options { get; }
+    /// <summary>The options this broker was built with: a copy each time, as they cannot change.</summary>
+    public BrokerOptions Options => _options with { };
 
+    /// <inheritdoc/>
     public string Address { get; private set; } = "";
 
+    /// <inheritdoc/>
     public bool IsConnected
     {
         get
@@ -59,6 +67,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task ConnectAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -70,6 +79,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public async Task DisconnectAsync(CancellationToken cancellationToken = default)
     {
         List<MemorySubscription> ending;
@@ -82,10 +92,11 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         await Task.WhenAll(ending.Select(RemoveAsync)).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public Task PublishAsync(string topic, Message message, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
-        var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
+        var size = Validation.ValidateMessage(message, _options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
         var publishing = PublishScope.Start(topic, message, size);
         try
@@ -107,6 +118,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         return Task.CompletedTask;
     }
 
+    /// <inheritdoc/>
     public Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
         SubscribeOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -118,13 +130,14 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         {
             ThrowIfNotConnected();
             var subscription = new MemorySubscription(this, topic, options,
-                new HandlerDispatcher(topic, handler, Options, options, _logger));
+                new HandlerDispatcher(topic, handler, _options, options, _logger));
             GetOrAddTopic(topic).Add(subscription);
             _subscriptions.Add(subscription);
             return Task.FromResult<ISubscriber>(subscription);
         }
     }
 
+    /// <inheritdoc/>
     public Task<IReadOnlyList<TopicInfo>> ListTopicsAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -134,6 +147,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
         Validation.ValidateTopic(topic);
@@ -143,8 +157,10 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
     }
 
+    /// <inheritdoc/>
     public ValueTask DisposeAsync() => new(DisconnectAsync());
 
+    /// <summary>"memory", as go-micro's String() names a broker.</summary>
     public override string ToString() => "memory";
 
     /// <summary>

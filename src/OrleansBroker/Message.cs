@@ -20,6 +20,8 @@ public sealed class Message
     [NonSerialized]
     private long _sizePlusOne;
 
+    /// <param name="body">The body; not copied, so the caller must not change it afterwards.</param>
+    /// <param name="header">Copied; null or empty: no header.</param>
     public Message(ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, string>? header = null)
     {
         _body = body;
@@ -50,6 +52,7 @@ public sealed class Message
     /// <summary>The headers; empty when there are none.</summary>
     public IReadOnlyDictionary<string, string> Header => _header ?? EmptyHeader;
 
+    /// <summary>The body, as given to the constructor.</summary>
     public ReadOnlyMemory<byte> Body => _body;
 
     /// <summary>The body decoded as UTF-8.</summary>

@@ -6,6 +6,9 @@ namespace OrleansBroker.Grains;
 /// </summary>
 public static class BrokerGrainTypes
 {
+    /// <summary>The grain type of a topic (<see cref="ITopicGrain"/>), keyed by the topic's name.</summary>
     public const string Topic = "orleansbroker-topic";
+
+    /// <summary>The grain type of a subscription (<see cref="ISubscriberGrain"/>), keyed by its id.</summary>
     public const string Subscriber = "orleansbroker-subscriber";
 }

@@ -58,13 +58,27 @@ public interface ITopicGrain : IGrainWithStringKey
 [GenerateSerializer, Immutable, Alias("OrleansBroker.TopicSnapshot")]
 public sealed class TopicSnapshot
 {
+    /// <summary>See <see cref="TopicInfo.Topic"/>.</summary>
     [Id(0)] public required string Topic { get; init; }
+
+    /// <summary>See <see cref="TopicInfo.Subscribers"/>.</summary>
     [Id(1)] public int Subscribers { get; init; }
+
+    /// <summary>See <see cref="TopicInfo.QueueGroups"/>.</summary>
     [Id(2)] public required Dictionary<string, int> QueueGroups { get; init; }
+
+    /// <summary>See <see cref="TopicInfo.Published"/>.</summary>
     [Id(3)] public long Published { get; init; }
+
+    /// <summary>See <see cref="TopicInfo.Delivered"/>.</summary>
     [Id(4)] public long Delivered { get; init; }
+
+    /// <summary>See <see cref="TopicInfo.Dropped"/>.</summary>
     [Id(5)] public long Dropped { get; init; }
+
+    /// <summary>See <see cref="TopicInfo.Host"/>.</summary>
     [Id(6)] public string? Host { get; init; }
 
+    /// <summary>The public record of these figures.</summary>
     public TopicInfo ToInfo() => new(Topic, Subscribers, QueueGroups, Published, Delivered) { Dropped = Dropped, Host = Host };
 }

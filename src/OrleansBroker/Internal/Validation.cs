@@ -25,7 +25,7 @@ internal static class Validation
             return;
         }
 
-        string? error = queue.Length switch
+        var error = queue.Length switch
         {
             0 => "it is empty",
             > MaxNameLength => $"it is longer than {MaxNameLength} characters",
@@ -97,6 +97,33 @@ internal static class Validation
         {
             throw new ArgumentException($"Invalid subscription id '{Printable(subscriptionId)}'.", nameof(subscriptionId));
         }
+    }
+
+    /// <summary>
+    /// A broker's own copy of <paramref name="options"/> (the defaults for null), validated: the
+    /// copy is what is checked, so a caller changing its instance later cannot undo the check.
+    /// </summary>
+    public static BrokerOptions CopyBrokerOptions(BrokerOptions? options)
+    {
+        var copy = options is null ? new BrokerOptions() : options with { };
+        if (BrokerOptionsError(copy) is { } error)
+        {
+            throw new ArgumentOutOfRangeException(error.Property, error.Value, error.Message);
+        }
+
+        return copy;
+    }
+
+    /// <summary>The first rule <paramref name="options"/> breaks, or null: one rule set for constructors and DI.</summary>
+    public static (string Property, object Value, string Message)? BrokerOptionsError(BrokerOptions options)
+    {
+        if (options.MaxMessageBytes < 1)
+        {
+            return (nameof(BrokerOptions.MaxMessageBytes), options.MaxMessageBytes,
+                $"{nameof(BrokerOptions)}.{nameof(BrokerOptions.MaxMessageBytes)} must be at least 1; it is {options.MaxMessageBytes}.");
+        }
+
+        return null;
     }
 
     public static SubscribeOptions ValidateSubscribeOptions(SubscribeOptions? options)

@@ -35,6 +35,11 @@ internal sealed partial class HandlerDispatcher
     private TaskCompletionSource? _running;
     private Task<Message[]>? _closing;
 
+    /// <param name="topic">The subscription's topic, for events and logs.</param>
+    /// <param name="handler">The user's handler, called one message at a time.</param>
+    /// <param name="brokerOptions">The broker's options: its ErrorHandler.</param>
+    /// <param name="options">The subscription's options: AutoAck, MaxPending, Queue.</param>
+    /// <param name="logger">Where handler failures go without an ErrorHandler.</param>
     /// <param name="batchCapacity">
     /// Null: messages queue up to <see cref="SubscribeOptions.MaxPending"/> in <see cref="TryPost"/>.
     /// A number: at most that many batches wait, and <see cref="PostAsync"/> waits for room, pushing back on the sender.

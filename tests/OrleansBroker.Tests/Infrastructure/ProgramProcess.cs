@@ -27,7 +27,13 @@ public sealed class ProgramProcess : IDisposable
                 _stdout.Enqueue(e.Data);
             }
         };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _stderr.Enqueue(e.Data);
+            }
+        };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }

@@ -12,7 +12,7 @@ public sealed class TraceContextTests
         using var activity = W3CActivity();
         activity.TraceStateString = "vendor=state";
         var original = new Message(new byte[] { 1, 2, 3 }, new Dictionary<string, string> { ["k"] = "v" });
-        long size = original.SizeInBytes();
+        var size = original.SizeInBytes();
 
         var carried = TraceContext.Inject(original, activity, ref size);
 
@@ -30,7 +30,7 @@ public sealed class TraceContextTests
     {
         using var activity = W3CActivity();
         var original = Message.FromString("x", new Dictionary<string, string> { ["traceparent"] = "00-caller" });
-        long size = original.SizeInBytes();
+        var size = original.SizeInBytes();
 
         Assert.Same(original, TraceContext.Inject(original, activity, ref size));
         Assert.Equal(original.SizeInBytes(), size);
