@@ -94,6 +94,31 @@ public sealed class TlsTests : IDisposable
         AssertNoPasswordIn(runs);
     }
 
+    [Fact]
+    public async Task MutualTls_BetweenSilos_ASiloWithATrustedCertificateJoins_AndAStrangerDoesNot()
+    {
+        // Orleans lets a silo become active only once it has reached every active silo: the second
+        // silo's "ready" is its TLS handshake with the first, both ways.
+        using var redis = RedisServer.Start();
+        var environment = new Dictionary<string, string?> { ["Broker__TlsCertificatePassword"] = TestCertificates.Password };
+        string[] cluster = ["--clustering", "Redis", "--redis", redis.ConnectionString, "--cluster-id", "tls-" + Guid.NewGuid().ToString("N")[..8],
+            "--tls-ca", _certificates.CaFile, "--tls-require-client-cert"];
+        await StartSiloAsync(environment, [.. cluster, "--tls-cert", _certificates.SiloFile]);
+        await StartSiloAsync(environment, [.. cluster, "--tls-cert", _certificates.SiloFile]);
+
+        var stranger = Track(ProgramProcess.Start("silo", environment,
+            ["--silo-port", ProgramProcess.FreePort().ToString(), "--gateway-port", ProgramProcess.FreePort().ToString(), "--dashboard-port", "0",
+                .. cluster, "--tls-cert", _certificates.StrangerFile]));
+        await stranger.WaitForLine(l => l.Contains("Connection [") && l.Contains("terminated"), "the cluster to refuse the stranger's connection", StartTimeout);
+
+        // The two that joined serve a client that holds a trusted certificate.
+        var topics = await ProgramProcess.RunAsync("client", environment, RunTimeout,
+            ["--redis", redis.ConnectionString, "--cluster-id", cluster[5], "--tls-ca", _certificates.CaFile, "--tls-cert", _certificates.ClientFile, "topics"]);
+        Assert.Equal(0, topics.ExitCode);
+        Assert.DoesNotContain(stranger.Stdout, l => l.Contains("OrleansBroker silo ready"));
+        AssertNoPasswordIn([.. _processes, topics]);
+    }
+
     /// <summary>Starts a silo with these settings on free loopback ports; returns its gateway.</summary>
     private async Task<string> StartSiloAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
