@@ -135,9 +135,9 @@ internal sealed class SiloSettings
             return $"Broker:MaxMessageBytes and Broker:MaxPendingLimit must be at least 1, and Broker:MaxSubscriptionBytes at least Broker:MaxMessageBytes; they are {MaxMessageBytes}, {MaxPendingLimit} and {MaxSubscriptionBytes}";
         }
 
-        if (SubscriptionLease < TimeSpan.FromMilliseconds(100))
+        if (SubscriptionLease < BrokerSiloOptions.MinSubscriptionLease)
         {
-            return $"Broker:SubscriptionLease must be at least 100 ms; it is {SubscriptionLease}";
+            return $"Broker:SubscriptionLease must be at least {BrokerSiloOptions.MinSubscriptionLease.TotalMilliseconds} ms; it is {SubscriptionLease}";
         }
 
         return null;

@@ -17,6 +17,9 @@ public class BrokerSiloOptions
     /// </summary>
     public TimeSpan SubscriptionLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The shortest <see cref="SubscriptionLease"/>: clients renew a third of the way in, and ticks are 250 ms apart at worst.</summary>
+    public static readonly TimeSpan MinSubscriptionLease = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// The largest message the silo accepts (body plus header keys and values, UTF-8), whatever a
     /// client's <see cref="BrokerOptions.MaxMessageBytes"/> says: a larger one is refused with
@@ -40,9 +43,9 @@ internal sealed class BrokerSiloOptionsValidator : IValidateOptions<BrokerSiloOp
     public ValidateOptionsResult Validate(string? name, BrokerSiloOptions options)
     {
         var failures = new List<string>();
-        if (options.SubscriptionLease < TimeSpan.FromMilliseconds(100) || options.SubscriptionLease > TimeSpan.FromDays(1))
+        if (options.SubscriptionLease < BrokerSiloOptions.MinSubscriptionLease || options.SubscriptionLease > TimeSpan.FromDays(1))
         {
-            failures.Add($"{nameof(BrokerSiloOptions)}.{nameof(BrokerSiloOptions.SubscriptionLease)} must be between 100 ms and 1 day; it is {options.SubscriptionLease}.");
+            failures.Add($"{nameof(BrokerSiloOptions)}.{nameof(BrokerSiloOptions.SubscriptionLease)} must be between {BrokerSiloOptions.MinSubscriptionLease.TotalMilliseconds} ms and 1 day; it is {options.SubscriptionLease}.");
         }
 
         if (options.MaxMessageBytes < 1)

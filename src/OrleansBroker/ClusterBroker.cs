@@ -122,7 +122,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         Task accepted;
         try
         {
-            ThrowIfNotConnected();
+            Validation.ThrowIfNotConnected(_connected);
             var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
             accepted = batcher.EnqueueAsync(publishing.Message, publishing.Size);
         }
@@ -144,7 +144,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         ArgumentNullException.ThrowIfNull(handler);
         options = Validation.ValidateSubscribeOptions(options);
         cancellationToken.ThrowIfCancellationRequested();
-        ThrowIfNotConnected();
+        Validation.ThrowIfNotConnected(_connected);
 
         var subscription = new ClusterSubscription(this, _client, topic, handler, options, _logger);
         _subscriptions[subscription.Id] = subscription;
@@ -274,14 +274,6 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         finally
         {
             subscription.EndRenewal(renewed, DateTime.UtcNow);
-        }
-    }
-
-    private void ThrowIfNotConnected()
-    {
-        if (!_connected)
-        {
-            throw new BrokerException(BrokerErrorCode.NotConnected, "The broker is not connected: call ConnectAsync first.");
         }
     }
 

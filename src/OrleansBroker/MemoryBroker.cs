@@ -103,7 +103,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         {
             lock (_gate)
             {
-                ThrowIfNotConnected();
+                Validation.ThrowIfNotConnected(_connected);
                 GetOrAddTopic(topic).Publish(publishing.Message);
             }
         }
@@ -128,7 +128,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            ThrowIfNotConnected();
+            Validation.ThrowIfNotConnected(_connected);
             var subscription = new MemorySubscription(this, topic, options,
                 new HandlerDispatcher(topic, handler, _options, options, _logger));
             GetOrAddTopic(topic).Add(subscription);
@@ -230,14 +230,6 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         }
 
         _sweepAt = Math.Max(MinSweepTopics, 2 * _topics.Count);
-    }
-
-    private void ThrowIfNotConnected()
-    {
-        if (!_connected)
-        {
-            throw new BrokerException(BrokerErrorCode.NotConnected, "The broker is not connected: call ConnectAsync first.");
-        }
     }
 
     [LoggerMessage(40, LogLevel.Warning, "Topic '{Topic}': a subscription ended with {Count} message(s) it had not begun and no queue-group member to take them; dropped")]

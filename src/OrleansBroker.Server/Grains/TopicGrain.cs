@@ -287,7 +287,7 @@ internal sealed partial class TopicGrain(
 
     private Target AddTarget(string id, string? queue, long minimumStream = 0)
     {
-        var target = new Target(id, queue, GrainFactory.GetGrain<ISubscriberGrain>(id), NextStream(minimumStream));
+        var target = new Target(queue, GrainFactory.GetGrain<ISubscriberGrain>(id), NextStream(minimumStream));
         _targets[id] = target;
         if (queue is null)
         {
@@ -343,12 +343,11 @@ internal sealed partial class TopicGrain(
     /// </summary>
     private static readonly TimeSpan FullMemberPause = TimeSpan.FromMilliseconds(500);
 
-    private sealed class Target(string id, string? queue, ISubscriberGrain grain, long stream)
+    private sealed class Target(string? queue, ISubscriberGrain grain, long stream)
     {
         /// <summary>Until when the member is passed over: it overflowed (see <see cref="Overflow"/>).</summary>
         public DateTime FullUntil { get; set; }
 
-        public string Id { get; } = id;
         public string? Queue { get; } = queue;
         public ISubscriberGrain Grain { get; } = grain;
         public long Stream { get; private set; } = stream;

@@ -126,6 +126,15 @@ internal static class Validation
         return null;
     }
 
+    /// <summary>Both brokers' refusal of a publish or subscribe before ConnectAsync (or after DisconnectAsync).</summary>
+    public static void ThrowIfNotConnected(bool connected)
+    {
+        if (!connected)
+        {
+            throw new BrokerException(BrokerErrorCode.NotConnected, "The broker is not connected: call ConnectAsync first.");
+        }
+    }
+
     public static SubscribeOptions ValidateSubscribeOptions(SubscribeOptions? options)
     {
         options ??= new SubscribeOptions();

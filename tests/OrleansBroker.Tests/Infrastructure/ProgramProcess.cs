@@ -45,13 +45,6 @@ public sealed class ProgramProcess : IDisposable
     /// <summary>Standard output with the time each line was read.</summary>
     public IReadOnlyList<(DateTime At, string Line)> TimedStdout => _timedStdout.ToArray();
 
-    /// <summary>The arguments the process was started with.</summary>
-    public IReadOnlyList<string> Arguments => _process.StartInfo.ArgumentList.ToList();
-
-    public int Id => _process.Id;
-
-    public bool HasExited => _process.HasExited;
-
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts silo/ (the silo host) or client/ (the command-line client), as built beside the tests.</summary>
@@ -68,9 +61,6 @@ public sealed class ProgramProcess : IDisposable
 
         return StartExecutable("dotnet", environment, [dll, .. args]);
     }
-
-    /// <summary>Starts any program on the PATH (a server the tests need, say).</summary>
-    public static ProgramProcess StartExecutable(string executable, params string[] args) => StartExecutable(executable, NoEnvironment, args);
 
     private static ProgramProcess StartExecutable(string executable, IReadOnlyDictionary<string, string?> environment, string[] args)
     {
