@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using OrleansBroker.Grains;
 using OrleansBroker.Internal;
 using OrleansBroker.Publishing;
+using OrleansBroker.Server.Diagnostics;
 
 namespace OrleansBroker.Server.Grains;
 
@@ -20,7 +21,7 @@ internal sealed partial class TopicGrain(
     ILogger<TopicGrain> logger) : Grain, ITopicGrain
 {
     // The trace context a client adds to a message inside a trace is not the caller's: not counted.
-    private readonly int _maxMessageBytes = options.Value.MaxMessageBytes + Diagnostics.TraceContext.MaxAddedBytes;
+    private readonly int _maxMessageBytes = options.Value.MaxMessageBytes + OrleansBroker.Diagnostics.TraceContext.MaxAddedBytes;
     private readonly List<Target> _broadcast = [];
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
@@ -74,6 +75,7 @@ internal sealed partial class TopicGrain(
         var batch = messages.Value;
         ValidateBatch(batch);
         state.State.Published += batch.Length;
+        SiloTelemetry.PublishedMessages.Add(batch.Length);
         foreach (var target in _broadcast)
         {
             Send(target, batch);
@@ -148,6 +150,7 @@ internal sealed partial class TopicGrain(
         else
         {
             state.State.Dropped += batch.Length;
+            SiloTelemetry.Dropped(batch.Length, SiloTelemetry.NoMemberLeft);
             LogWarningHandedBackDropped(logger, Topic, batch.Length);
         }
     }
@@ -174,6 +177,7 @@ internal sealed partial class TopicGrain(
         }
 
         state.State.Dropped += batch.Length;
+        SiloTelemetry.Dropped(batch.Length, SiloTelemetry.GroupFull);
         LogWarningDropped(logger, Topic, batch.Length);
         return Task.CompletedTask;
     }
@@ -186,6 +190,7 @@ internal sealed partial class TopicGrain(
         }
 
         state.State.Dropped += count;
+        SiloTelemetry.Dropped(count, SiloTelemetry.DroppedBySubscriber);
         LogWarningDropped(logger, Topic, count);
         return Task.CompletedTask;
     }
@@ -271,6 +276,7 @@ internal sealed partial class TopicGrain(
     private void Send(Target target, Message[] messages)
     {
         state.State.Delivered += messages.Length;
+        SiloTelemetry.DeliveredMessages.Add(messages.Length);
         _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages));
     }
 
