@@ -26,6 +26,10 @@ internal sealed partial class TopicGrain(
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
     private long _lastStream;
+    private const int MaxDeparted = 1024;
+
+    private readonly Dictionary<string, string> _departed = new(StringComparer.Ordinal);
+    private readonly Queue<string> _departedOrder = new();
     private Task _writing = Task.CompletedTask;
     private bool _dirty;
 
@@ -134,7 +138,7 @@ internal sealed partial class TopicGrain(
         ValidateBatch(batch);
 
         // The topic's own record of the subscription's group wins over the caller's word.
-        queue = _targets.TryGetValue(subscriptionId, out var target) ? target.Queue : queue;
+        queue = _targets.TryGetValue(subscriptionId, out var target) ? target.Queue : _departed.GetValueOrDefault(subscriptionId) ?? queue;
         await Unsubscribe(subscriptionId);
         if (batch.Length == 0)
         {
@@ -321,7 +325,12 @@ internal sealed partial class TopicGrain(
         {
             _broadcast.Remove(target);
         }
-        else if (_groups.TryGetValue(target.Queue, out var group))
+        else
+        {
+            RememberDeparted(id, target.Queue);
+        }
+
+        if (target.Queue is not null && _groups.TryGetValue(target.Queue, out var group))
         {
             group.Members.Remove(target);
             if (group.Members.Count == 0)
@@ -331,6 +340,23 @@ internal sealed partial class TopicGrain(
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Keeps the group of the last queue-group members that left: batches already on their way to a
+    /// member come back after it left (handed back by a grain that no longer knows its group), and
+    /// must still go to the rest of its group. Bounded: the oldest is forgotten first.
+    /// </summary>
+    private void RememberDeparted(string id, string queue)
+    {
+        if (_departed.TryAdd(id, queue))
+        {
+            _departedOrder.Enqueue(id);
+            if (_departedOrder.Count > MaxDeparted)
+            {
+                _departed.Remove(_departedOrder.Dequeue());
+            }
+        }
     }
 
     [LoggerMessage(22, LogLevel.Warning, "Topic '{Topic}': storing its subscriptions failed; retried with the next change")]

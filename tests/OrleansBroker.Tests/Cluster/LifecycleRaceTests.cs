@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+using OrleansBroker.Grains;
+using OrleansBroker.Subscriptions;
+using OrleansBroker.Tests.Infrastructure;
+
+namespace OrleansBroker.Tests.Cluster;
+
+/// <summary>
+/// The lifecycle's interleavings, forced: a silo call filter makes chosen grain calls fail or wait
+/// until the test lets them go, so each race happens every time, not once in a thousand runs.
+/// </summary>
+public sealed class LifecycleRaceTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
+
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(1);
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        CallGate.ReleaseAll();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AnEndingWhoseTopicCallFails_StillEnds_AndTheGroupLosesNothing()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("failedending");
+        var leaving = new Collector();
+        var staying = new Collector();
+        var leaver = await broker.SubscribeAsync(topic, leaving.Handler, new SubscribeOptions { Queue = "workers" });
+        await using var stayer = await broker.SubscribeAsync(topic, staying.Handler, new SubscribeOptions { Queue = "workers" });
+
+        // The topic's silo fails the ending's call (dying, or its store failing).
+        CallGate.Fail(nameof(ITopicGrain.Unsubscribe), topic);
+        await leaver.UnsubscribeAsync();
+        CallGate.Clear(nameof(ITopicGrain.Unsubscribe), topic);
+
+        // The topic still lists the leaver; what it sends there must reach the member that stayed.
+        for (var i = 0; i < 100; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString(i.ToString()));
+        }
+
+        await staying.WaitForCount(100);
+        var info = await broker.GetTopicAsync(topic);
+        Assert.Equal(0, info!.Dropped);
+        Assert.Equal(0, leaving.Count);
+        await Eventually.WaitUntil(async () => (await broker.GetTopicAsync(topic))!.Subscribers == 1, "the leaver to be taken off the topic");
+    }
+
+    [Fact]
+    public async Task AnAttachDuringASuspendedEnding_IsNotWipedByIt()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("attachduringending");
+        var collector = new Collector();
+        var subscription = (ClusterSubscription)await broker.SubscribeAsync(topic, collector.Handler);
+        var grain = _cluster.Client.GetGrain<ISubscriberGrain>(subscription.Id);
+        var observer = _cluster.Client.CreateObjectReference<IMessageObserver>(new NullObserver());
+        try
+        {
+            // The ending waits on the topic; an attach reaches the grain meanwhile (the client re-attaching).
+            var entered = CallGate.Hold(nameof(ITopicGrain.Unsubscribe), topic);
+            var ending = grain.Detach(Array.Empty<Message>().AsImmutable());
+            await entered.WaitAsync(Eventually.DefaultTimeout);
+            var attachArrived = CallGate.Observe(nameof(ISubscriberGrain.Attach), subscription.Id);
+            var attaching = grain.Attach(new SubscriptionSpec(topic, null, 100), observer);
+            await attachArrived.WaitAsync(Eventually.DefaultTimeout);
+            CallGate.ReleaseAll();
+            await ending;
+            await attaching;
+
+            Assert.True(await grain.Renew(), "the attach made after the ending began must hold");
+        }
+        finally
+        {
+            _cluster.Client.DeleteObjectReference<IMessageObserver>(observer);
+            await grain.Detach(Array.Empty<Message>().AsImmutable());
+        }
+    }
+
+    [Fact]
+    public async Task ARenewalReattachingDuringUnsubscribe_DoesNotReviveIt()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("revive");
+        var subscription = (ClusterSubscription)await broker.SubscribeAsync(topic, new Collector().Handler);
+        var grain = _cluster.Client.GetGrain<ISubscriberGrain>(subscription.Id);
+
+        // The silo forgets the subscription; the client's next renewal finds out and re-attaches,
+        // and that attach is held back while the user unsubscribes.
+        var reattaching = CallGate.Hold(nameof(ISubscriberGrain.Attach), subscription.Id);
+        await grain.Detach(Array.Empty<Message>().AsImmutable());
+        await reattaching.WaitAsync(Eventually.DefaultTimeout);
+        var unsubscribing = subscription.UnsubscribeAsync();
+        CallGate.ReleaseAll();
+        await unsubscribing;
+
+        Assert.False(await grain.Renew(), "an unsubscribed subscription stays ended");
+        Assert.Equal(0, (await broker.GetTopicAsync(topic))!.Subscribers);
+    }
+
+    private async Task<ClusterBroker> ConnectedBroker()
+    {
+        var broker = new ClusterBroker(_cluster.Client);
+        await broker.ConnectAsync();
+        return broker;
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) => siloBuilder
+            .AddBroker(o => o.SubscriptionLease = Lease)
+            .AddIncomingGrainCallFilter<CallGate>();
+    }
+
+    private sealed class NullObserver : IMessageObserver
+    {
+        public Task<bool> OnMessages(Immutable<Message[]> messages) => Task.FromResult(true);
+    }
+
+    /// <summary>Fails, or holds until released, the calls of one method on one grain key.</summary>
+    private sealed class CallGate : IIncomingGrainCallFilter
+    {
+        private static readonly ConcurrentDictionary<(string Method, string Key), Rule> Rules = new();
+        private static readonly TaskCompletionSource Released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Holds the method's calls on that key; the task completes when the first one is held.</summary>
+        public static Task Hold(string method, string key)
+        {
+            var rule = new Rule(Fail: false);
+            Rules[(method, key)] = rule;
+            return rule.Entered.Task;
+        }
+
+        public static void Fail(string method, string key) => Rules[(method, key)] = new Rule(Fail: true);
+
+        /// <summary>Lets the method's calls on that key through; the task completes when the first one arrives.</summary>
+        public static Task Observe(string method, string key)
+        {
+            var rule = new Rule(Fail: false) { PassThrough = true };
+            Rules[(method, key)] = rule;
+            return rule.Entered.Task;
+        }
+
+        public static void Clear(string method, string key) => Rules.TryRemove((method, key), out _);
+
+        public static void ReleaseAll()
+        {
+            Rules.Clear();
+            Released.TrySetResult();
+        }
+
+        public async Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.TargetId.Key.ToString() is { } key && Rules.TryGetValue((context.ImplementationMethod.Name, key), out var rule))
+            {
+                if (rule.Fail)
+                {
+                    throw new InvalidOperationException("Failed by the test's call gate.");
+                }
+
+                rule.Entered.TrySetResult();
+                if (!rule.PassThrough)
+                {
+                    await Released.Task;
+                }
+            }
+
+            await context.Invoke();
+        }
+
+        private sealed record Rule(bool Fail)
+        {
+            public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public bool PassThrough { get; init; }
+        }
+    }
+}
