@@ -420,6 +420,61 @@ public abstract class BrokerConformanceTests
     }
 
     [Fact]
+    public async Task Disconnect_UnderLoad_WaitsForHandlersInProgress_AndNoneStartsAfterItReturns()
+    {
+        var topic = Topics.Unique();
+        var running = 0;
+        var startedAfterReturn = 0;
+        var returned = false;
+        var started = 0;
+        var broker = await ConnectedBroker();
+        MessageHandler slow = async (_, ct) =>
+        {
+            Interlocked.Increment(ref started);
+            if (Volatile.Read(ref returned))
+            {
+                Interlocked.Increment(ref startedAfterReturn);
+            }
+
+            Interlocked.Increment(ref running);
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(5), ct).ContinueWith(_ => { }, CancellationToken.None);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref running);
+            }
+        };
+        await broker.SubscribeAsync(topic, slow);
+        await broker.SubscribeAsync(topic, slow, new SubscribeOptions { Queue = "q" });
+        for (var i = 0; i < 1_000; i += 100)
+        {
+            await Task.WhenAll(Enumerable.Range(i, 100).Select(n => broker.PublishAsync(topic, Message.FromString(n.ToString()))));
+        }
+
+        await Eventually.WaitUntil(() => Volatile.Read(ref started) >= 4, "the handlers to be busy");
+        await broker.DisconnectAsync();
+        var runningAtReturn = Volatile.Read(ref running);
+        Volatile.Write(ref returned, true);
+
+        // Traffic through the same broker afterwards: the old subscriptions' backlogs must stay unhandled.
+        await broker.ConnectAsync();
+        var canary = new Collector();
+        await using var watch = await broker.SubscribeAsync(topic, canary.Handler);
+        for (var i = 0; i < 100; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString("after"));
+        }
+
+        await canary.WaitForCount(100);
+        Assert.Equal(0, runningAtReturn);
+        Assert.Equal(0, Volatile.Read(ref startedAfterReturn));
+        Assert.Equal(1, (await Admin(broker).GetTopicAsync(topic))!.Subscribers);
+        await broker.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Handler_MayPublishAndSubscribe_WithoutDeadlock()
     {
         await using var broker = await ConnectedBroker();
