@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansBroker.Grains;
+using OrleansBroker.Internal;
 
 namespace OrleansBroker.Server.Grains;
 
@@ -19,6 +20,15 @@ internal sealed partial class SubscriberGrain(
 {
     internal const int MaxDeliveryMessages = 4096;
 
+    /// <summary>
+    /// A delivery whose answer has not come back after this long is sent again (then after twice as
+    /// long, up to <see cref="MaxResendAfter"/>). Orleans would wait its whole response timeout (30 s)
+    /// for an answer lost with a gateway that died; a client that is only busy takes the copy as a no-op.
+    /// </summary>
+    internal static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
+    internal static readonly TimeSpan MaxResendAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RetryAfterRejection = TimeSpan.FromMilliseconds(200);
+
     private readonly TimeSpan _lease = options.Value.SubscriptionLease;
     private readonly SequenceGate _gate = new();
     private readonly List<DeliveryBatch> _ready = [];
@@ -30,6 +40,11 @@ internal sealed partial class SubscriberGrain(
     private IGrainTimer? _gapTimer;
     private Task? _ending;
     private long _restartAsked;
+
+    // Names this activation's numbering of deliveries to the client, which takes each number once.
+    private readonly long _sender = Random.Shared.NextInt64(1, long.MaxValue);
+    private long _sent;
+    private bool _stopPump;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -194,6 +209,7 @@ internal sealed partial class SubscriberGrain(
         if (_pump is { } pump)
         {
             await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+            _stopPump = true;
         }
 
         if (Spec is not null && _ending is null && !cancellationToken.IsCancellationRequested)
@@ -208,33 +224,71 @@ internal sealed partial class SubscriberGrain(
         await Task.Yield();
         try
         {
-            while (_pending.Count > 0 && state.State.Observer is { } observer)
+            while (_pending.Count > 0 && !_stopPump && state.State.Observer is { } observer)
             {
-                var batch = TakeBatch();
-                try
+                if (!await DeliverToClientAsync(observer, ++_sent, TakeBatch()))
                 {
-                    await observer.OnMessages(batch.AsImmutable());
-                }
-                catch (ClientNotAvailableException)
-                {
-                    LogInformationClientGone(logger, Id, Spec?.Topic);
-                    await EndAsync();
                     return;
-                }
-                catch (Exception ex)
-                {
-                    // Counted with the drops: TopicInfo shows every message that did not get through.
-                    LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
-                    if (Spec is { } spec)
-                    {
-                        _ = Topic(spec).AddDropped(batch.Length);
-                    }
                 }
             }
         }
         finally
         {
             _pump = null;
+        }
+    }
+
+    /// <summary>
+    /// Delivers one numbered batch to the client: sends it again while its answer is late or the call
+    /// was rejected on the way (a gateway died), until it is taken, the subscription ends or the grain
+    /// deactivates. False: stop pumping.
+    /// </summary>
+    private async Task<bool> DeliverToClientAsync(IMessageObserver observer, long number, Message[] batch)
+    {
+        var wait = ResendAfter;
+        while (true)
+        {
+            var call = observer.OnMessages(_sender, number, batch.AsImmutable());
+            try
+            {
+                await call.WaitAsync(wait);
+                return true;
+            }
+            catch (TimeoutException) when (!call.IsCompleted)
+            {
+                // No answer yet: lost, or the client is busy. Either way a copy is safe.
+                _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                LogDebugResending(logger, Id, number, wait);
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, MaxResendAfter.Ticks));
+            }
+            catch (ClientNotAvailableException)
+            {
+                LogInformationClientGone(logger, Id, Spec?.Topic);
+                await EndAsync();
+                return false;
+            }
+            catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
+            {
+                // Failed on the way (a gateway died under it): send it again by another route.
+                LogDebugResendingAfterFailure(logger, Id, number, ErrorText.FirstLine(ex));
+                await Task.Delay(RetryAfterRejection);
+            }
+            catch (Exception ex)
+            {
+                // Counted with the drops: TopicInfo shows every message that did not get through.
+                LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
+                if (Spec is { } spec)
+                {
+                    _ = Topic(spec).AddDropped(batch.Length);
+                }
+
+                return true;
+            }
+
+            if (_ending is not null || _stopPump || Spec is null)
+            {
+                return false;
+            }
         }
     }
 
@@ -302,6 +356,12 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(31, LogLevel.Information, "Subscription {Id} of topic '{Topic}': its client is gone; removed")]
     private static partial void LogInformationClientGone(ILogger logger, string id, string? topic);
+
+    [LoggerMessage(33, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client not answered within {Wait}; sending it again")]
+    private static partial void LogDebugResending(ILogger logger, string id, long number, TimeSpan wait);
+
+    [LoggerMessage(34, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client failed on the way ({Reason}); sending it again")]
+    private static partial void LogDebugResendingAfterFailure(ILogger logger, string id, long number, string reason);
 
     [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
     private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);

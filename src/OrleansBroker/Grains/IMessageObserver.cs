@@ -4,7 +4,12 @@ namespace OrleansBroker.Grains;
 [Alias("OrleansBroker.IMessageObserver")]
 public interface IMessageObserver : IGrainObserver
 {
-    /// <summary>Takes a batch; completes once the client has room for it (that is the subscriber's back-pressure).</summary>
-    [Alias("OnMessages")]
-    Task OnMessages(Immutable<Message[]> messages);
+    /// <summary>
+    /// Takes a batch; completes once the client has room for it (that is the subscriber's back-pressure).
+    /// <paramref name="sender"/> names the SubscriberGrain activation that numbered the batch, and
+    /// <paramref name="sequence"/> is its number there (1, 2, ...): the grain sends a batch again when its
+    /// answer is late (an answer can be lost with a gateway that dies), and the client takes each number once.
+    /// </summary>
+    [Alias("OnNumberedMessages")]
+    Task OnMessages(long sender, long sequence, Immutable<Message[]> messages);
 }

@@ -17,6 +17,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     private readonly IGrainFactory _grains;
     private readonly ISubscriberGrain _grain;
     private readonly IMessageObserver _reference;
+    private readonly DeliveryWindow _deliveries = new();
     private int _ended;
 
     public ClusterSubscription(ClusterBroker broker, IClusterClient client, string topic, MessageHandler handler,
@@ -51,7 +52,12 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     /// <summary>A third of the lease has passed since it was last renewed (and the subscription is attached).</summary>
     public bool IsRenewalDue(DateTime now) => !IsEnded && Lease > TimeSpan.Zero && now - RenewedAt >= Lease / 3;
 
-    public Task OnMessages(Immutable<Message[]> messages) => Dispatcher.PostAsync(messages.Value).AsTask();
+    /// <summary>
+    /// A batch from the SubscriberGrain. Orleans runs one observer call at a time, so a copy sent
+    /// again (its answer was late) is seen only after the original was queued, and is skipped.
+    /// </summary>
+    public Task OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
+        _deliveries.TryTake(sender, sequence) ? Dispatcher.PostAsync(messages.Value).AsTask() : Task.CompletedTask;
 
     /// <summary>Binds the SubscriberGrain to this observer and joins the topic.</summary>
     public async Task AttachAsync()
