@@ -24,6 +24,9 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private readonly ConcurrentDictionary<string, TopicBatcher> _batchers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ClusterSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+
+    // This broker as the topics see it: they take each of its numbered batches once.
+    private readonly Publisher _publisher = new();
     private CancellationTokenSource? _renewing;
     private volatile bool _connected;
 
@@ -32,6 +35,11 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         ArgumentNullException.ThrowIfNull(client);
         _client = client;
         Options = options ?? new BrokerOptions();
+        if (Options.PublishTimeout <= TimeSpan.Zero && Options.PublishTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), Options.PublishTimeout, "PublishTimeout must be positive, or Timeout.InfiniteTimeSpan.");
+        }
+
         _logger = client.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger(typeof(ClusterBroker).FullName!)
             ?? new ConsoleErrorLogger(typeof(ClusterBroker).FullName!);
     }
@@ -94,7 +102,8 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         var size = Validation.ValidateMessage(message, Options.MaxMessageBytes);
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfNotConnected();
-        var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
+        var batcher = _batchers.GetOrAdd(topic, static (name, broker) =>
+            new TopicBatcher(broker._client.GetGrain<ITopicGrain>(name), name, broker._publisher, broker.Options), this);
         var accepted = batcher.EnqueueAsync(message, size);
         return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
     }

@@ -16,7 +16,9 @@ internal sealed partial class TopicGrain(
     private readonly List<Target> _broadcast = [];
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
+    private readonly PublisherWindow _publishers = new();
     private long _lastStream;
+    private long _publishes;
 
     private string Topic => this.GetPrimaryKeyString();
 
@@ -33,11 +35,17 @@ internal sealed partial class TopicGrain(
             }
         }
 
+        if (state.State.PublisherHandover is { } publishers)
+        {
+            _publishers.Restore(publishers, _publishes);
+        }
+
         // Positions are good for the activation right after a handover only: after a crash they
         // would be stale, and a stale sequence would be taken for repeats.
-        if (handover is not null)
+        if (handover is not null || state.State.PublisherHandover is not null)
         {
             state.State.Handover = null;
+            state.State.PublisherHandover = null;
             await state.WriteStateAsync();
         }
     }
@@ -49,6 +57,7 @@ internal sealed partial class TopicGrain(
         if (_targets.Count > 0)
         {
             state.State.Handover = _targets.ToDictionary(t => t.Key, t => new StreamPosition(t.Value.Stream, t.Value.NextSequence), StringComparer.Ordinal);
+            state.State.PublisherHandover = _publishers.Count > 0 ? _publishers.Snapshot() : null;
             await state.WriteStateAsync();
         }
         else if (state.RecordExists)
@@ -72,6 +81,19 @@ internal sealed partial class TopicGrain(
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task Publish(string publisher, long sequence, Immutable<Message[]> messages)
+    {
+        PublisherWindow.Validate(publisher, sequence);
+        if (_publishers.IsCopy(publisher, sequence))
+        {
+            return Task.CompletedTask;
+        }
+
+        var published = Publish(messages);
+        _publishers.Took(publisher, sequence, ++_publishes);
+        return published;
     }
 
     public async Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
