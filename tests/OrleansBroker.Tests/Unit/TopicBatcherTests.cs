@@ -44,7 +44,7 @@ public sealed class TopicBatcherTests
     public async Task ABatchThatKeepsFailing_FailsAtItsDeadline()
     {
         var topic = new FakeTopic { FailNext = int.MaxValue };
-        var batcher = Batcher(topic, TimeSpan.FromMilliseconds(400));
+        var batcher = Batcher(topic, TimeSpan.FromSeconds(1.5));
 
         var error = await Assert.ThrowsAsync<BrokerException>(() => batcher.EnqueueAsync(M(1), 1));
 
