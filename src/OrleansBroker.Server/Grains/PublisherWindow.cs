@@ -5,9 +5,9 @@ namespace OrleansBroker.Server.Grains;
 /// sent again (its call failed or timed out, but the topic had taken it) is not delivered twice, and
 /// a batch the publisher gave up on cannot land after later ones. Publishers send one batch at a time
 /// per topic, numbered 1, 2, ..., so anything at or below the newest is a copy.
-/// Bounded: at most <see cref="MaxPublishers"/> publishers (the least recently seen is forgotten first).
+/// Bounded: at most <paramref name="maxPublishers"/> publishers (the least recently seen is forgotten first).
 /// </summary>
-internal sealed class PublisherWindow
+internal sealed class PublisherWindow(int maxPublishers = PublisherWindow.MaxPublishers)
 {
     internal const int MaxPublishers = 1024;
     internal const int MaxPublisherIdLength = 64;
@@ -35,7 +35,7 @@ internal sealed class PublisherWindow
     /// <summary>Records that the topic took the batch.</summary>
     public void Took(string publisher, long sequence, long now)
     {
-        if (!_newest.ContainsKey(publisher) && _newest.Count >= MaxPublishers)
+        if (!_newest.ContainsKey(publisher) && _newest.Count >= maxPublishers)
         {
             _newest.Remove(_newest.MinBy(e => e.Value.SeenAt).Key);
         }
@@ -49,7 +49,7 @@ internal sealed class PublisherWindow
 
     public void Restore(IReadOnlyDictionary<string, long> newest, long now)
     {
-        foreach (var (publisher, sequence) in newest.Take(MaxPublishers))
+        foreach (var (publisher, sequence) in newest.Take(maxPublishers))
         {
             _newest[publisher] = new Entry(sequence, now);
         }

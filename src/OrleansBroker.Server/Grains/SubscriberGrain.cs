@@ -46,6 +46,11 @@ internal sealed partial class SubscriberGrain(
     private long _sent;
     private bool _stopPump;
 
+    // The newest publish taken from each recent publisher: a topic that came back after a crash forgets what it
+    // took, so a publish sent again to it can arrive here twice (once from each activation).
+    private readonly PublisherWindow _publishers = new(maxPublishers: 256);
+    private long _taken;
+
     private string Id => this.GetPrimaryKeyString();
 
     private ITopicGrain Topic(SubscriptionSpec spec) => GrainFactory.GetGrain<ITopicGrain>(spec.Topic);
@@ -169,6 +174,16 @@ internal sealed partial class SubscriberGrain(
         long dropped = 0;
         foreach (var ready in _ready)
         {
+            if (ready.Publisher is { } publisher)
+            {
+                if (_publishers.IsCopy(publisher, ready.PublisherSequence))
+                {
+                    continue;
+                }
+
+                _publishers.Took(publisher, ready.PublisherSequence, ++_taken);
+            }
+
             dropped += Enqueue(ready.Messages, spec.MaxPending);
         }
 

@@ -19,6 +19,7 @@ internal sealed partial class TopicGrain(
     private readonly PublisherWindow _publishers = new();
     private long _lastStream;
     private long _publishes;
+    private (string? Publisher, long Sequence) _from;
 
     private string Topic => this.GetPrimaryKeyString();
 
@@ -91,9 +92,18 @@ internal sealed partial class TopicGrain(
             return Task.CompletedTask;
         }
 
-        var published = Publish(messages);
-        _publishers.Took(publisher, sequence, ++_publishes);
-        return published;
+        // The deliveries say which publish they came from (see SubscriberGrain).
+        _from = (publisher, sequence);
+        try
+        {
+            var published = Publish(messages);
+            _publishers.Took(publisher, sequence, ++_publishes);
+            return published;
+        }
+        finally
+        {
+            _from = default;
+        }
     }
 
     public async Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
@@ -147,7 +157,7 @@ internal sealed partial class TopicGrain(
     private void Send(Target target, Message[] messages)
     {
         state.State.Delivered += messages.Length;
-        _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages));
+        _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages, _from.Publisher, _from.Sequence));
     }
 
     /// <summary>

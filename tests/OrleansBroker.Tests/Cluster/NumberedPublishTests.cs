@@ -1,4 +1,5 @@
 using OrleansBroker.Grains;
+using OrleansBroker.Subscriptions;
 using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Tests.Cluster;
@@ -37,4 +38,29 @@ public sealed class NumberedPublishTests(ClusterFixture fixture)
     public async Task Topic_RefusesABadPublisherNumber() =>
         await Assert.ThrowsAnyAsync<ArgumentException>(() =>
             Client.GetGrain<ITopicGrain>(Topics.Unique("bad")).Publish("p", 0, new[] { Message.FromString("x") }.AsImmutable()));
+
+    [Fact]
+    public async Task Subscriber_TakesAPublishOnce_EvenWhenTwoActivationsOfItsTopicDeliverIt()
+    {
+        // A topic that crashed after delivering a publish but before answering forgets it; the publisher
+        // sends it again, and the topic's next activation delivers it on a new stream.
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("twice");
+        var received = new Collector();
+        var sub = (ClusterSubscription)await broker.SubscribeAsync(topic, received.Handler);
+        await using var _ = sub;
+        var grain = Client.GetGrain<ISubscriberGrain>(sub.Id);
+        var crashed = DateTime.UtcNow.Ticks + TimeSpan.TicksPerDay;
+        var next = crashed + 1;
+
+        await grain.Deliver(new DeliveryBatch(topic, crashed, 0, [Message.FromString("1")], "publisher", 1));
+        await received.WaitForCount(1); // one-way calls can overtake each other: this one comes first
+
+        await grain.Deliver(new DeliveryBatch(topic, next, 0, [Message.FromString("1 from the next activation")], "publisher", 1));
+        await grain.Deliver(new DeliveryBatch(topic, next, 1, [Message.FromString("2")], "publisher", 2));
+
+        await received.WaitForCount(2);
+        Assert.Equal(["1", "2"], received.Bodies);
+    }
 }
