@@ -8,8 +8,9 @@ namespace OrleansBroker.Server.Grains;
 /// topic (re)starts the subscription's stream. Orleans may reorder one-way calls, above all the
 /// first ones to a grain whose address is not cached yet, so a batch that arrives early is held
 /// until the gap fills, a repeated one is dropped, and so is a batch of an older stream. A gap
-/// that lasts longer than <see cref="GapTimeout"/> (or holds back <see cref="MaxHeld"/> batches)
-/// is given up on: its batch was lost, with an activation that died, and delivery goes on.
+/// that lasts longer than <see cref="GapTimeout"/> (or holds back <see cref="MaxHeld"/> batches),
+/// or that a new stream leaves behind, is given up on: its batch was lost, with an activation that
+/// died, and delivery goes on with what waited behind it.
 /// </summary>
 internal sealed class SequenceGate
 {
@@ -50,9 +51,12 @@ internal sealed class SequenceGate
 
         if (batch.Stream > Stream)
         {
+            // The topic has moved on to a new stream: the gap in the old one will never fill. What was
+            // held behind it came before the new stream, so it is handed over now, in order, not dropped.
+            ready.AddRange(_held.Values);
+            _held.Clear();
             Stream = batch.Stream;
             _next = 0;
-            _held.Clear();
         }
 
         if (batch.Sequence == _next)
