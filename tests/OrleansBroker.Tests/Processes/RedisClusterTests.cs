@@ -168,12 +168,16 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
         const int count = 15 * Rate;
         using var sub = Track(Client("sub", topic));
         await sub.WaitForLine(l => l.StartsWith("subscribed"), "the subscription", StartTimeout);
-        using var pub = Track(Client("pub", topic, "m-{n}", "--count", count.ToString(), "--rate", Rate.ToString()));
-        await Eventually.WaitUntil(() => sub.Stdout.Count >= 3 * Rate, "three seconds of messages", StartTimeout);
 
+        // Where the topic lives is asked before publishing starts: asking takes a client process, whose
+        // start can take seconds on a busy machine, and the failure must come while messages still flow.
         var host = (await Topic(topic)).Host!;
         var port = int.Parse(SiloPortPattern().Match(host).Groups[1].Value);
         var victim = killTopicHost ? _silos.Single(s => s.SiloPort == port).Process : _silos.First(s => s.SiloPort != port).Process;
+
+        using var pub = Track(Client("pub", topic, "m-{n}", "--count", count.ToString(), "--rate", Rate.ToString()));
+        await Eventually.WaitUntil(() => sub.Stdout.Count >= 3 * Rate, "three seconds of messages", StartTimeout);
+        Assert.False(pub.HasExited, "the publisher was still publishing when the failure came");
         var lastBefore = sub.TimedStdout.Count;
         var failedAt = DateTime.UtcNow;
         fail(victim);
