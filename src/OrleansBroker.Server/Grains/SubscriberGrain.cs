@@ -45,6 +45,7 @@ internal sealed partial class SubscriberGrain(
     private readonly long _sender = Random.Shared.NextInt64(1, long.MaxValue);
     private long _sent;
     private bool _stopPump;
+    private (long Number, Message[] Batch)? _inFlight;
 
     // The newest publish taken from each recent publisher: a topic that came back after a crash forgets what it
     // took, so a publish sent again to it can arrive here twice (once from each activation).
@@ -215,16 +216,26 @@ internal sealed partial class SubscriberGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // Idle collection or a silo shutting down: hand over what is buffered rather than drop it.
-        if (_pump is null && _pending.Count > 0)
+        if (reason.ReasonCode == DeactivationReasonCode.DirectoryFailure)
         {
-            _pump = PumpAsync();
+            // The silo that held this grain's directory registration is leaving, and the grain's next
+            // activation may be running already. The client's answers are routed through the directory,
+            // so they would go there: deliver what is buffered without waiting for answers.
+            SendBufferedWithoutAnswers();
         }
-
-        if (_pump is { } pump)
+        else
         {
-            await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
-            _stopPump = true;
+            // Idle collection or a silo shutting down: hand over what is buffered rather than drop it.
+            if (_pump is null && _pending.Count > 0)
+            {
+                _pump = PumpAsync();
+            }
+
+            if (_pump is { } pump)
+            {
+                await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                _stopPump = true;
+            }
         }
 
         if (Spec is not null && _ending is null && !cancellationToken.IsCancellationRequested)
@@ -263,10 +274,12 @@ internal sealed partial class SubscriberGrain(
         var wait = ResendAfter;
         while (true)
         {
+            _inFlight = (number, batch);
             var call = observer.OnMessages(_sender, number, batch.AsImmutable());
             try
             {
                 await call.WaitAsync(wait);
+                _inFlight = null;
                 return true;
             }
             catch (TimeoutException) when (!call.IsCompleted)
@@ -278,6 +291,7 @@ internal sealed partial class SubscriberGrain(
             }
             catch (ClientNotAvailableException)
             {
+                _inFlight = null;
                 LogInformationClientGone(logger, Id, Spec?.Topic);
                 await EndAsync();
                 return false;
@@ -291,6 +305,7 @@ internal sealed partial class SubscriberGrain(
             catch (Exception ex)
             {
                 // Counted with the drops: TopicInfo shows every message that did not get through.
+                _inFlight = null;
                 LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
                 if (Spec is { } spec)
                 {
@@ -304,6 +319,39 @@ internal sealed partial class SubscriberGrain(
             {
                 return false;
             }
+        }
+    }
+
+    /// <summary>
+    /// Stops the pump and sends the delivery still waiting for its answer (under its number: the client
+    /// takes it once) and everything buffered, in order, as one-way calls.
+    /// </summary>
+    private void SendBufferedWithoutAnswers()
+    {
+        _stopPump = true;
+        if (state.State.Observer is not { } observer || _ending is not null)
+        {
+            return;
+        }
+
+        var sent = 0;
+        if (_inFlight is { } inFlight)
+        {
+            _ = observer.OnMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable());
+            sent += inFlight.Batch.Length;
+            _inFlight = null;
+        }
+
+        while (_pending.Count > 0)
+        {
+            var batch = TakeBatch();
+            _ = observer.OnMessagesWithoutAnswer(_sender, ++_sent, batch.AsImmutable());
+            sent += batch.Length;
+        }
+
+        if (sent > 0)
+        {
+            LogInformationSentWithoutAnswers(logger, Id, sent);
         }
     }
 
@@ -377,6 +425,9 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(34, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client failed on the way ({Reason}); sending it again")]
     private static partial void LogDebugResendingAfterFailure(ILogger logger, string id, long number, string reason);
+
+    [LoggerMessage(35, LogLevel.Information, "Subscription {Id}: its directory registration was lost; {Count} buffered message(s) sent to the client without waiting for answers")]
+    private static partial void LogInformationSentWithoutAnswers(ILogger logger, string id, int count);
 
     [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
     private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);

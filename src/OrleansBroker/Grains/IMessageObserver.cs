@@ -12,4 +12,11 @@ public interface IMessageObserver : IGrainObserver
     /// </summary>
     [Alias("OnNumberedMessages")]
     Task OnMessages(long sender, long sequence, Immutable<Message[]> messages);
+
+    /// <summary>
+    /// <see cref="OnMessages"/> without an answer, for a SubscriberGrain activation that can no longer get
+    /// one: the client's answers are routed through the grain directory, and it no longer names this activation.
+    /// </summary>
+    [OneWay, Alias("OnNumberedMessagesOneWay")]
+    Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages);
 }

@@ -59,6 +59,9 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     public Task OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
         _deliveries.TryTake(sender, sequence) ? Dispatcher.PostAsync(messages.Value).AsTask() : Task.CompletedTask;
 
+    public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) =>
+        OnMessages(sender, sequence, messages);
+
     /// <summary>Binds the SubscriberGrain to this observer and joins the topic.</summary>
     public async Task AttachAsync()
     {

@@ -61,6 +61,7 @@ public sealed class DeliveryResendTests(ClusterFixture fixture)
 
         await received.WaitForCount(2);
         await sub.OnMessages(42, 2, new[] { Message.FromString("second") }.AsImmutable());
+        await sub.OnMessagesWithoutAnswer(42, 2, new[] { Message.FromString("second") }.AsImmutable());
         await sub.OnMessages(43, 1, new[] { Message.FromString("from a new activation") }.AsImmutable());
         await received.WaitForCount(3);
         Assert.Equal(["first", "second", "from a new activation"], received.Bodies);
@@ -82,5 +83,7 @@ public sealed class DeliveryResendTests(ClusterFixture fixture)
                 await Task.Delay(firstAnswerAfter);
             }
         }
+
+        public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => OnMessages(sender, sequence, messages);
     }
 }
