@@ -231,9 +231,17 @@ internal sealed partial class SubscriberGrain(
                 _pump = PumpAsync();
             }
 
+            // While a silo stops, the directory may stop naming this activation before it is done (when the
+            // stopping silo held its registration), and then answers go elsewhere: past one resend
+            // interval without them, what is left goes out without waiting for answers.
             if (_pump is { } pump)
             {
-                await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                await pump.WaitAsync(ResendAfter, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                if (!pump.IsCompleted)
+                {
+                    SendBufferedWithoutAnswers();
+                }
+
                 _stopPump = true;
             }
         }
