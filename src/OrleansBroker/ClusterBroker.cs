@@ -27,6 +27,9 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private readonly ConcurrentDictionary<string, TopicBatcher> _batchers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ClusterSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+
+    // This broker as the topics see it: they take each of its numbered batches once.
+    private readonly Publisher _publisher = new();
     private CancellationTokenSource? _renewing;
     private volatile bool _connected;
     private volatile bool _clientDisposed;
@@ -123,7 +126,8 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         try
         {
             Validation.ThrowIfNotConnected(_connected);
-            var batcher = _batchers.GetOrAdd(topic, static (name, client) => new TopicBatcher(client.GetGrain<ITopicGrain>(name), name), _client);
+            var batcher = _batchers.GetOrAdd(topic, static (name, broker) =>
+                new TopicBatcher(broker._client.GetGrain<ITopicGrain>(name), name, broker._publisher, broker._options), this);
             accepted = batcher.EnqueueAsync(publishing.Message, publishing.Size);
         }
         catch (Exception ex)

@@ -9,8 +9,8 @@ namespace OrleansBroker.Server.Grains;
 /// first ones to a grain whose address is not cached yet, so a batch that arrives early is held
 /// until the gap fills, a repeated one is dropped, and so is a batch of an older stream. A gap
 /// that lasts longer than <see cref="GapTimeout"/> (or holds back <see cref="MaxHeld"/> batches, or
-/// more than its byte budget) is given up on: its batch was lost, with an activation that died, and
-/// delivery goes on.
+/// more than its byte budget), or that a new stream leaves behind, is given up on: its batch was
+/// lost, with an activation that died, and delivery goes on with what waited behind it.
 /// </summary>
 internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
 {
@@ -67,9 +67,12 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
 
         if (batch.Stream > Stream)
         {
+            // The topic has moved on to a new stream: the gap in the old one will never fill. What was
+            // held behind it came before the new stream, so it is handed over now, in order, not dropped.
+            ready.AddRange(_held.Values);
+            Clear();
             Stream = batch.Stream;
             _next = 0;
-            Clear();
         }
 
         if (batch.Sequence == _next)

@@ -23,6 +23,15 @@ internal sealed partial class SubscriberGrain(
     internal const int MaxDeliveryMessages = TopicBatcher.MaxBatchMessages;
     internal const long MaxDeliveryBytes = TopicBatcher.MaxBatchBytes;
 
+    /// <summary>
+    /// A delivery whose answer has not come back after this long is sent again (then after twice as
+    /// long, up to <see cref="MaxResendAfter"/>). Orleans would wait its whole response timeout (30 s)
+    /// for an answer lost with a gateway that died; a client that is only busy takes the copy as a no-op.
+    /// </summary>
+    internal static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(2);
+    internal static readonly TimeSpan MaxResendAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RetryAfterRejection = TimeSpan.FromMilliseconds(200);
+
     private readonly TimeSpan _lease = options.Value.SubscriptionLease;
     private readonly int _maxPendingLimit = options.Value.MaxPendingLimit;
     private readonly long _maxBytes = options.Value.MaxSubscriptionBytes;
@@ -41,6 +50,17 @@ internal sealed partial class SubscriberGrain(
     private bool _clientClosed;
     private readonly List<Message> _unaccepted = [];
     private long _restartAsked;
+
+    // Names this activation's numbering of deliveries to the client, which takes each number once.
+    private readonly long _sender = Random.Shared.NextInt64(1, long.MaxValue);
+    private long _sent;
+    private bool _stopPump;
+    private (long Number, Message[] Batch)? _inFlight;
+
+    // The newest publish taken from each recent publisher: a topic that came back after a crash forgets what it
+    // took, so a publish sent again to it can arrive here twice (once from each activation).
+    private readonly PublisherWindow _publishers = new(maxPublishers: 256);
+    private long _taken;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -194,6 +214,16 @@ internal sealed partial class SubscriberGrain(
 
         foreach (var ready in _ready)
         {
+            if (ready.Publisher is { } publisher)
+            {
+                if (_publishers.IsCopy(publisher, ready.PublisherSequence))
+                {
+                    continue;
+                }
+
+                _publishers.Took(publisher, ready.PublisherSequence, ++_taken);
+            }
+
             var taken = Enqueue(ready.Messages, spec.MaxPending);
             if (taken == ready.Messages.Length)
             {
@@ -264,15 +294,34 @@ internal sealed partial class SubscriberGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // Idle collection or a silo shutting down: hand over what is buffered rather than drop it.
-        if (_pump is null && _pending.Count > 0)
+        if (reason.ReasonCode == DeactivationReasonCode.DirectoryFailure)
         {
-            _pump = PumpAsync();
+            // The silo that held this grain's directory registration is leaving, and the grain's next
+            // activation may be running already. The client's answers are routed through the directory,
+            // so they would go there: deliver what is buffered without waiting for answers.
+            SendBufferedWithoutAnswers();
         }
-
-        if (_pump is { } pump)
+        else
         {
-            await pump.WaitAsync(cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+            // Idle collection or a silo shutting down: hand over what is buffered rather than drop it.
+            if (_pump is null && _pending.Count > 0)
+            {
+                _pump = PumpAsync();
+            }
+
+            // While a silo stops, the directory may stop naming this activation before it is done (when the
+            // stopping silo held its registration), and then answers go elsewhere: past one resend
+            // interval without them, what is left goes out without waiting for answers.
+            if (_pump is { } pump)
+            {
+                await pump.WaitAsync(ResendAfter, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                if (!pump.IsCompleted)
+                {
+                    SendBufferedWithoutAnswers();
+                }
+
+                _stopPump = true;
+            }
         }
 
         if (_pendingCount > 0 && Spec is { } spec)
@@ -294,43 +343,120 @@ internal sealed partial class SubscriberGrain(
         await Task.Yield();
         try
         {
-            while (_pending.Count > 0 && _ending is null && !_clientClosed && state.State.Observer is { } observer)
+            while (_pending.Count > 0 && _ending is null && !_clientClosed && !_stopPump && state.State.Observer is { } observer)
             {
-                var batch = TakeBatch();
-                try
+                if (!await DeliverToClientAsync(observer, ++_sent, TakeBatch()))
                 {
-                    if (!await observer.OnMessages(batch.AsImmutable()))
-                    {
-                        // The client is ending this subscription: its Detach hands this back with the rest.
-                        _clientClosed = true;
-                        _unaccepted.AddRange(batch);
-                        return;
-                    }
-                }
-                catch (ClientNotAvailableException)
-                {
-                    LogInformationClientGone(logger, Id, Spec?.Topic);
-                    _ = EndAsync(batch);
                     return;
-                }
-                catch (Exception ex)
-                {
-                    // Counted with the drops: TopicInfo shows every message that did not get through.
-                    LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
-                    if (Spec is { } spec)
-                    {
-                        _ = Topic(spec).AddDropped(batch.Length);
-                    }
-                }
-                finally
-                {
-                    _inFlightBytes = 0;
                 }
             }
         }
         finally
         {
             _pump = null;
+        }
+    }
+
+    /// <summary>
+    /// Delivers one numbered batch to the client: sends it again while its answer is late or the call
+    /// was rejected on the way (a gateway died), until it is taken, the subscription ends or the grain
+    /// deactivates. False: stop pumping.
+    /// </summary>
+    private async Task<bool> DeliverToClientAsync(IMessageObserver observer, long number, Message[] batch)
+    {
+        var wait = ResendAfter;
+        while (true)
+        {
+            _inFlight = (number, batch);
+            var call = observer.OnMessages(_sender, number, batch.AsImmutable());
+            try
+            {
+                var taken = await call.WaitAsync(wait);
+                _inFlight = null;
+                _inFlightBytes = 0;
+                if (!taken)
+                {
+                    // The client is ending this subscription: its Detach hands this back with the rest.
+                    _clientClosed = true;
+                    _unaccepted.AddRange(batch);
+                    return false;
+                }
+
+                return true;
+            }
+            catch (TimeoutException) when (!call.IsCompleted)
+            {
+                // No answer yet: lost, or the client is busy. Either way a copy is safe.
+                _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                LogDebugResending(logger, Id, number, wait);
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, MaxResendAfter.Ticks));
+            }
+            catch (ClientNotAvailableException)
+            {
+                // Not awaited: the ending waits for this pump to stop.
+                _inFlight = null;
+                _inFlightBytes = 0;
+                LogInformationClientGone(logger, Id, Spec?.Topic);
+                _ = EndAsync(batch);
+                return false;
+            }
+            catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
+            {
+                // Failed on the way (a gateway died under it): send it again by another route.
+                LogDebugResendingAfterFailure(logger, Id, number, ErrorText.FirstLine(ex));
+                await Task.Delay(RetryAfterRejection);
+            }
+            catch (Exception ex)
+            {
+                // Counted with the drops: TopicInfo shows every message that did not get through.
+                _inFlight = null;
+                _inFlightBytes = 0;
+                LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
+                if (Spec is { } spec)
+                {
+                    _ = Topic(spec).AddDropped(batch.Length);
+                }
+
+                return true;
+            }
+
+            if (_ending is not null || _stopPump || Spec is null)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stops the pump and sends the delivery still waiting for its answer (under its number: the client
+    /// takes it once) and everything buffered, in order, as one-way calls.
+    /// </summary>
+    private void SendBufferedWithoutAnswers()
+    {
+        _stopPump = true;
+        if (state.State.Observer is not { } observer || _ending is not null)
+        {
+            return;
+        }
+
+        var sent = 0;
+        if (_inFlight is { } inFlight)
+        {
+            _ = observer.OnMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable());
+            sent += inFlight.Batch.Length;
+            _inFlight = null;
+        }
+
+        while (_pending.Count > 0)
+        {
+            var batch = TakeBatch();
+            _ = observer.OnMessagesWithoutAnswer(_sender, ++_sent, batch.AsImmutable());
+            sent += batch.Length;
+        }
+
+        if (sent > 0)
+        {
+            LogInformationSentWithoutAnswers(logger, Id, sent);
         }
     }
 
@@ -546,6 +672,15 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(33, LogLevel.Warning, "Subscription {Id}: refused a batch no topic could have sent (bad stream number or null messages)")]
     private static partial void LogWarningImplausibleBatch(ILogger logger, string id);
+
+    [LoggerMessage(39, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client not answered within {Wait}; sending it again")]
+    private static partial void LogDebugResending(ILogger logger, string id, long number, TimeSpan wait);
+
+    [LoggerMessage(40, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client failed on the way ({Reason}); sending it again")]
+    private static partial void LogDebugResendingAfterFailure(ILogger logger, string id, long number, string reason);
+
+    [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: its directory registration was lost; {Count} buffered message(s) sent to the client without waiting for answers")]
+    private static partial void LogInformationSentWithoutAnswers(ILogger logger, string id, int count);
 
     [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
     private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);

@@ -25,7 +25,10 @@ internal sealed partial class TopicGrain(
     private readonly List<Target> _broadcast = [];
     private readonly Dictionary<string, QueueGroup> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Target> _targets = new(StringComparer.Ordinal);
+    private readonly PublisherWindow _publishers = new();
     private long _lastStream;
+    private long _publishes;
+    private (string? Publisher, long Sequence) _from;
     private const int MaxDeparted = 1024;
 
     private readonly Dictionary<string, string> _departed = new(StringComparer.Ordinal);
@@ -48,11 +51,17 @@ internal sealed partial class TopicGrain(
             }
         }
 
+        if (state.State.PublisherHandover is { } publishers)
+        {
+            _publishers.Restore(publishers, _publishes);
+        }
+
         // Positions are good for the activation right after a handover only: after a crash they
         // would be stale, and a stale sequence would be taken for repeats.
-        if (handover is not null)
+        if (handover is not null || state.State.PublisherHandover is not null)
         {
             state.State.Handover = null;
+            state.State.PublisherHandover = null;
             await state.WriteStateAsync();
         }
     }
@@ -66,6 +75,7 @@ internal sealed partial class TopicGrain(
         {
             state.State.Subscriptions = SubscriptionsSnapshot();
             state.State.Handover = _targets.ToDictionary(t => t.Key, t => new StreamPosition(t.Value.Stream, t.Value.NextSequence), StringComparer.Ordinal);
+            state.State.PublisherHandover = _publishers.Count > 0 ? _publishers.Snapshot() : null;
             await state.WriteStateAsync();
         }
         else if (state.RecordExists)
@@ -92,6 +102,28 @@ internal sealed partial class TopicGrain(
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task Publish(string publisher, long sequence, Immutable<Message[]> messages)
+    {
+        PublisherWindow.Validate(publisher, sequence);
+        if (_publishers.IsCopy(publisher, sequence))
+        {
+            return Task.CompletedTask;
+        }
+
+        // The deliveries say which publish they came from (see SubscriberGrain).
+        _from = (publisher, sequence);
+        try
+        {
+            var published = Publish(messages);
+            _publishers.Took(publisher, sequence, ++_publishes);
+            return published;
+        }
+        finally
+        {
+            _from = default;
+        }
     }
 
     public Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
@@ -281,7 +313,7 @@ internal sealed partial class TopicGrain(
     {
         state.State.Delivered += messages.Length;
         SiloTelemetry.DeliveredMessages.Add(messages.Length);
-        _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages));
+        _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages, _from.Publisher, _from.Sequence));
     }
 
     /// <summary>

@@ -11,4 +11,7 @@ internal sealed class TopicState
 
     /// <summary>Each subscription's stream position, written on a graceful deactivation only.</summary>
     [Id(5)] public Dictionary<string, StreamPosition>? Handover { get; set; }
+
+    /// <summary>The newest batch number taken from each recent publisher, written on a graceful deactivation only.</summary>
+    [Id(6)] public Dictionary<string, long>? PublisherHandover { get; set; }
 }

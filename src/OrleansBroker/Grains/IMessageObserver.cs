@@ -5,9 +5,19 @@ namespace OrleansBroker.Grains;
 public interface IMessageObserver : IGrainObserver
 {
     /// <summary>
-    /// Takes a batch; completes once the client has room for it (that is the subscriber's
-    /// back-pressure). False: the subscription is ending on the client, which did not take the batch.
+    /// Takes a batch; completes once the client has room for it (that is the subscriber's back-pressure).
+    /// <paramref name="sender"/> names the SubscriberGrain activation that numbered the batch, and
+    /// <paramref name="sequence"/> is its number there (1, 2, ...): the grain sends a batch again when its
+    /// answer is late (an answer can be lost with a gateway that dies), and the client takes each number once.
+    /// False: the subscription is ending on the client, which did not take the batch.
     /// </summary>
-    [Alias("OnMessages")]
-    Task<bool> OnMessages(Immutable<Message[]> messages);
+    [Alias("OnNumberedMessages")]
+    Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages);
+
+    /// <summary>
+    /// <see cref="OnMessages"/> without an answer, for a SubscriberGrain activation that can no longer get
+    /// one: the client's answers are routed through the grain directory, and it no longer names this activation.
+    /// </summary>
+    [OneWay, Alias("OnNumberedMessagesOneWay")]
+    Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages);
 }

@@ -38,11 +38,15 @@ public sealed record SubscriptionSpec(
 /// <summary>
 /// A batch from a topic to one subscription. <see cref="Stream"/> names the run of sequence numbers
 /// the topic started when it added the subscription (a later run has a larger number), so the
-/// subscriber can put batches back in order.
+/// subscriber can put batches back in order. <see cref="Publisher"/> and <see cref="PublisherSequence"/>
+/// say which numbered publish it came from (null and 0 for an unnumbered one), so that a publish sent
+/// again to a topic that came back after a crash is not delivered to the subscription twice.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansBroker.DeliveryBatch")]
 public sealed record DeliveryBatch(
     [property: Id(0)] string Topic,
     [property: Id(1)] long Stream,
     [property: Id(2)] long Sequence,
-    [property: Id(3)] Message[] Messages);
+    [property: Id(3)] Message[] Messages,
+    [property: Id(4)] string? Publisher = null,
+    [property: Id(5)] long PublisherSequence = 0);

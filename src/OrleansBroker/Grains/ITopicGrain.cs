@@ -17,6 +17,16 @@ public interface ITopicGrain : IGrainWithStringKey
     Task Publish(Immutable<Message[]> messages);
 
     /// <summary>
+    /// <see cref="Publish(Immutable{Message[]})"/> for a publisher that numbers its batches to this topic
+    /// 1, 2, ... and sends one at a time, sending a batch again when a call failed or timed out. A batch
+    /// numbered at or below the newest this topic took from <paramref name="publisher"/> is a copy (or was
+    /// given up on): it completes without being delivered again.
+    /// </summary>
+    [Alias("PublishNumbered")]
+    [ResponseTimeout("00:00:05")]
+    Task Publish(string publisher, long sequence, Immutable<Message[]> messages);
+
+    /// <summary>
     /// Adds (or re-adds) a subscription; idempotent. A stream started for it is numbered above
     /// <paramref name="minimumStream"/>, the newest the subscriber has seen. <paramref name="restartStream"/>:
     /// the subscriber lost its place in its stream (it came back after a move, or saw an older

@@ -123,6 +123,12 @@ internal static class Validation
                 $"{nameof(BrokerOptions)}.{nameof(BrokerOptions.MaxMessageBytes)} must be at least 1; it is {options.MaxMessageBytes}.");
         }
 
+        if (options.PublishTimeout <= TimeSpan.Zero && options.PublishTimeout != Timeout.InfiniteTimeSpan)
+        {
+            return (nameof(BrokerOptions.PublishTimeout), options.PublishTimeout,
+                $"{nameof(BrokerOptions)}.{nameof(BrokerOptions.PublishTimeout)} must be positive, or Timeout.InfiniteTimeSpan; it is {options.PublishTimeout}.");
+        }
+
         return null;
     }
 

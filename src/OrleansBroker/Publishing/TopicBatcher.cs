@@ -8,12 +8,18 @@ namespace OrleansBroker.Publishing;
 /// Coalesces one client's concurrent publishes to one topic into batches, with one grain call in
 /// flight at a time (as NATS clients coalesce writes): the first message goes out at once, and
 /// whatever arrives meanwhile rides in the next call. One call at a time keeps the publisher's order.
+/// A batch the cluster could not take (its topic's silo died or is shutting down, a gateway was
+/// lost) is sent again, ahead of later batches, until its <see cref="BrokerOptions.PublishTimeout"/>
+/// passes. Batches are numbered per publisher, so the topic takes each once however often it is sent.
 /// </summary>
-internal sealed class TopicBatcher(ITopicGrain grain, string topic)
+internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher publisher, BrokerOptions options)
 {
     // Bounds one grain call well under Orleans' message size limit and keeps a call's latency short.
     internal const int MaxBatchMessages = 4096;
     internal const long MaxBatchBytes = 4 * 1024 * 1024;
+
+    internal static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(50);
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly Lock _gate = new();
     private readonly Queue<PendingBatch> _waiting = new();
@@ -30,7 +36,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
         {
             if (_open is null || _open.IsFullFor(size))
             {
-                _open = new PendingBatch();
+                _open = new PendingBatch(Deadline.After(options.PublishTimeout));
                 _waiting.Enqueue(_open);
                 _lastBatch = _open.Accepted.Task;
             }
@@ -80,38 +86,91 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
                 }
             }
 
-            BrokerException? failure = null;
-            try
-            {
-                await grain.Publish(batch.Messages.ToArray().AsImmutable()).ConfigureAwait(false);
-            }
-            catch (BrokerException refused)
-            {
-                // The silo refused the batch under its own limits (a MaxMessageBytes below this
-                // client's): nothing of it was accepted, and the publishers learn why.
-                batch.Accepted.TrySetException(refused);
-            }
-            catch (Exception ex)
-            {
-                failure = new BrokerException(BrokerErrorCode.Unavailable, $"Publishing to topic '{topic}' failed: {ErrorText.FirstLine(ex)}", ex);
-            }
-
-            // Counted per batch, before the publishers hear back: no cost per message, no lock.
-            PublishScope.RecordSent(topic, batch.Messages.Count, failure);
-            if (failure is null)
-            {
-                batch.Accepted.TrySetResult();
-            }
-            else
-            {
-                batch.Accepted.TrySetException(failure);
-            }
+            await SendAsync(batch, publisher.NextSequence()).ConfigureAwait(false);
         }
     }
 
-    private sealed class PendingBatch
+    /// <summary>Sends one batch until the topic takes it, or fails it once its deadline has passed or the error is not transient.</summary>
+    private async Task SendAsync(PendingBatch batch, long sequence)
+    {
+        var messages = batch.Messages.ToArray().AsImmutable();
+        var retryDelay = FirstRetryDelay;
+        var attempts = 0;
+        Exception failure;
+        while (true)
+        {
+            if (batch.Deadline.HasPassed)
+            {
+                failure = new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+                break;
+            }
+
+            attempts++;
+            Task call;
+            try
+            {
+                call = grain.Publish(publisher.Id, sequence, messages);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+                break;
+            }
+
+            try
+            {
+                await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false);
+
+                // Counted per batch, before the publishers hear back: no cost per message, no lock.
+                PublishScope.RecordSent(topic, batch.Messages.Count, null);
+                batch.Accepted.TrySetResult();
+                return;
+            }
+            catch (TimeoutException) when (!call.IsCompleted)
+            {
+                // The deadline passed with the call still out. Should it land after all, the topic takes it
+                // for a copy, since the next batch carries a higher number: it is never delivered out of order.
+                _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                failure = new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+                break;
+            }
+            catch (Exception ex) when (IsTransient(ex) && batch.Deadline.Allows(retryDelay))
+            {
+                // Not taken, or not known to be taken: send it again. The number makes a copy harmless.
+                await Task.Delay(Jittered(retryDelay)).ConfigureAwait(false);
+                retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+                break;
+            }
+        }
+
+        // A refusal by the silo under its own limits (a MaxMessageBytes below this client's) reaches the
+        // publishers as it is: nothing of the batch was accepted. Anything else: the cluster was not there.
+        var tries = attempts > 1 ? $" after {attempts} attempts" : "";
+        var error = failure as BrokerException ?? new BrokerException(BrokerErrorCode.Unavailable,
+            $"Publishing to topic '{topic}' failed{tries}: {ErrorText.FirstLine(failure)}", failure);
+        PublishScope.RecordSent(topic, batch.Messages.Count, error);
+        batch.Accepted.TrySetException(error);
+    }
+
+    /// <summary>
+    /// Failures of the way to the topic, not of the request: a timeout (the call may or may not have
+    /// been taken), a rejection (the topic's silo is dead, shutting down, or forwarding failed while
+    /// its grain moved), a lost connection or a busy gateway.
+    /// </summary>
+    internal static bool IsTransient(Exception ex) =>
+        ex is TimeoutException or OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException;
+
+    private static TimeSpan Jittered(TimeSpan delay) => delay * (0.75 + Random.Shared.NextDouble() / 2);
+
+    private sealed class PendingBatch(Deadline deadline)
     {
         private long _bytes;
+
+        public Deadline Deadline { get; } = deadline;
 
         public List<Message> Messages { get; } = [];
 
@@ -126,4 +185,35 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic)
             _bytes += size;
         }
     }
+
+    /// <summary>A point on the monotonic clock, or never.</summary>
+    private readonly record struct Deadline(long At)
+    {
+        public static Deadline After(TimeSpan timeout) =>
+            new(timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds);
+
+        public bool HasPassed => At != long.MaxValue && Environment.TickCount64 >= At;
+
+        /// <summary>There is more than <paramref name="wait"/> left.</summary>
+        public bool Allows(TimeSpan wait) => At == long.MaxValue || At - Environment.TickCount64 > (long)wait.TotalMilliseconds;
+
+        /// <summary>What is left (zero once passed), or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
+        public TimeSpan Left => At == long.MaxValue
+            ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromMilliseconds(Math.Max(0, At - Environment.TickCount64));
+    }
+}
+
+/// <summary>
+/// A publisher's name and the numbers of its batches. One counter for all of a broker's topics: each
+/// topic still sees its batches numbered upwards (with gaps), and a batcher made anew for a topic can
+/// never reuse a number the topic has seen.
+/// </summary>
+internal sealed class Publisher
+{
+    private long _sequence;
+
+    public string Id { get; } = Guid.NewGuid().ToString("N");
+
+    public long NextSequence() => Interlocked.Increment(ref _sequence);
 }

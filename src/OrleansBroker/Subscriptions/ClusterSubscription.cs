@@ -21,6 +21,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     // Attaching and ending take turns: a renewal that re-attaches can never run after the ending
     // has detached, so it cannot bring an unsubscribed subscription back.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private readonly DeliveryWindow _deliveries = new();
     private int _ended;
 
     public ClusterSubscription(ClusterBroker broker, IClusterClient client, string topic, MessageHandler handler,
@@ -88,7 +89,15 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         Volatile.Write(ref _renewing, 0);
     }
 
-    public Task<bool> OnMessages(Immutable<Message[]> messages) => Dispatcher.PostAsync(messages.Value).AsTask();
+    /// <summary>
+    /// A batch from the SubscriberGrain. Orleans runs one observer call at a time, so a copy sent
+    /// again (its answer was late) is seen only after the original was queued, and is skipped.
+    /// </summary>
+    public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
+        _deliveries.TryTake(sender, sequence) ? Dispatcher.PostAsync(messages.Value).AsTask() : Task.FromResult(true);
+
+    public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) =>
+        OnMessages(sender, sequence, messages);
 
     /// <summary>Binds the SubscriberGrain to this observer and joins the topic.</summary>
     public async Task AttachAsync()

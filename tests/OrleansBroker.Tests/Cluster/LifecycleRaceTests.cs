@@ -127,7 +127,9 @@ public sealed class LifecycleRaceTests : IAsyncLifetime
 
     private sealed class NullObserver : IMessageObserver
     {
-        public Task<bool> OnMessages(Immutable<Message[]> messages) => Task.FromResult(true);
+        public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) => Task.FromResult(true);
+
+        public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => Task.CompletedTask;
     }
 
     /// <summary>Fails, or holds until released, the calls of one method on one grain key.</summary>

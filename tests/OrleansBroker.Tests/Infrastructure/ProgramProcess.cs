@@ -45,6 +45,11 @@ public sealed class ProgramProcess : IDisposable
     /// <summary>Standard output with the time each line was read.</summary>
     public IReadOnlyList<(DateTime At, string Line)> TimedStdout => _timedStdout.ToArray();
 
+    /// <summary>The arguments the process was started with.</summary>
+    public IReadOnlyList<string> Arguments => _process.StartInfo.ArgumentList.ToList();
+
+    public bool HasExited => _process.HasExited;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts silo/ (the silo host) or client/ (the command-line client), as built beside the tests.</summary>

@@ -177,10 +177,12 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
 
         public int Received => Volatile.Read(ref _received);
 
-        public Task<bool> OnMessages(Immutable<Message[]> messages)
+        public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages)
         {
             Interlocked.Add(ref _received, messages.Value.Length);
             return Task.FromResult(true);
         }
+
+        public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => OnMessages(sender, sequence, messages);
     }
 }

@@ -39,6 +39,12 @@ public sealed class SequenceGateTests
         Assert.Equal([0, 1, 0, 1, 2], Accept(new SequenceGate(), Batch(StreamA, 0), Batch(StreamA, 1), Batch(StreamB, 1), Batch(StreamB, 0), Batch(StreamB, 2)));
 
     [Fact]
+    public void NewStream_HandsOverWhatWaitedBehindAGapInTheOldOne() =>
+        // A subscriber activated anew gets the old stream's batches from the middle (its start was
+        // with the previous activation) until the topic starts it a new stream: none is dropped.
+        Assert.Equal([5, 6, 0, 1], Accept(new SequenceGate(), Batch(StreamA, 5), Batch(StreamA, 6), Batch(StreamB, 0), Batch(StreamB, 1)));
+
+    [Fact]
     public void OlderStream_IsDropped_WithoutLosingTheNewOne() =>
         Assert.Equal([0, 1], Accept(new SequenceGate(), Batch(StreamB, 1), Batch(StreamA, 7), Batch(StreamB, 0), Batch(StreamA, 8)));
 

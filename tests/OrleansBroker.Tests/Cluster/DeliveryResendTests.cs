@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using OrleansBroker.Grains;
+using OrleansBroker.Server.Grains;
+using OrleansBroker.Subscriptions;
+using OrleansBroker.Tests.Infrastructure;
+
+namespace OrleansBroker.Tests.Cluster;
+
+/// <summary>
+/// A subscriber grain sends a delivery again when its answer is late (an answer can be lost with a
+/// gateway that dies), and the client hands each numbered batch to the handler once.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class DeliveryResendTests(ClusterFixture fixture)
+{
+    private IClusterClient Client => fixture.Cluster.Client;
+
+    [Fact]
+    public async Task Subscriber_SendsABatchAgainWhenItsAnswerIsLate_UnderTheSameNumber()
+    {
+        var topic = Topics.Unique("late");
+        var observer = new RecordingObserver(firstAnswerAfter: SubscriberGrain.ResendAfter + TimeSpan.FromSeconds(1));
+        var reference = Client.CreateObjectReference<IMessageObserver>(observer);
+        var subscriber = Client.GetGrain<ISubscriberGrain>(Guid.NewGuid().ToString("N"));
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        try
+        {
+            await subscriber.Attach(new SubscriptionSpec(topic, null, 1000), reference);
+            await broker.PublishAsync(topic, Message.FromString("a"));
+
+            // The copy is taken only after the slow first call has returned: Orleans runs an observer's calls one at a time.
+            await Eventually.WaitUntil(() => observer.Calls.Count >= 2, "the batch to be sent again");
+            await broker.PublishAsync(topic, Message.FromString("b"));
+            await Eventually.WaitUntil(() => observer.Calls.Any(c => c.Bodies.SequenceEqual(["b"])), "the next batch");
+
+            var calls = observer.Calls;
+            Assert.Equal((calls[0].Sender, calls[0].Sequence), (calls[1].Sender, calls[1].Sequence));
+            Assert.Equal(["a"], calls[1].Bodies);
+            Assert.True(calls[^1].Sequence > calls[0].Sequence);
+        }
+        finally
+        {
+            await subscriber.Detach(Array.Empty<Message>().AsImmutable());
+            Client.DeleteObjectReference<IMessageObserver>(reference);
+        }
+    }
+
+    [Fact]
+    public async Task Client_HandsACopyToTheHandlerOnce()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var received = new Collector();
+        var sub = (ClusterSubscription)await broker.SubscribeAsync(Topics.Unique("copy"), received.Handler);
+        await using var _ = sub;
+
+        await sub.OnMessages(42, 1, new[] { Message.FromString("first") }.AsImmutable());
+        await sub.OnMessages(42, 1, new[] { Message.FromString("first") }.AsImmutable());
+        await sub.OnMessages(42, 2, new[] { Message.FromString("second") }.AsImmutable());
+
+        await received.WaitForCount(2);
+        await sub.OnMessages(42, 2, new[] { Message.FromString("second") }.AsImmutable());
+        await sub.OnMessagesWithoutAnswer(42, 2, new[] { Message.FromString("second") }.AsImmutable());
+        await sub.OnMessages(43, 1, new[] { Message.FromString("from a new activation") }.AsImmutable());
+        await received.WaitForCount(3);
+        Assert.Equal(["first", "second", "from a new activation"], received.Bodies);
+    }
+
+    /// <summary>An observer that records every call and answers the first one late.</summary>
+    private sealed class RecordingObserver(TimeSpan firstAnswerAfter) : IMessageObserver
+    {
+        private readonly ConcurrentQueue<(long Sender, long Sequence, string[] Bodies)> _calls = new();
+
+        public IReadOnlyList<(long Sender, long Sequence, string[] Bodies)> Calls => _calls.ToArray();
+
+        public async Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages)
+        {
+            _calls.Enqueue((sender, sequence, messages.Value.Select(m => m.BodyAsString()).ToArray()));
+            if (_calls.Count == 1)
+            {
+                // A client too busy to answer in time: the grain must not wait its whole response timeout.
+                await Task.Delay(firstAnswerAfter);
+            }
+
+            return true;
+        }
+
+        public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => OnMessages(sender, sequence, messages);
+    }
+}
