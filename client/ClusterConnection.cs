@@ -30,7 +30,7 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public ClusterBroker Broker { get; }
 
-    public static async Task<ClusterConnection> ConnectAsync(CommandLine command, ClientTls? tls, CancellationToken cancellationToken)
+    public static async Task<ClusterConnection> ConnectAsync(ConnectionSettings command, ClientTls? tls, CancellationToken cancellationToken)
     {
         var endpoints = new List<IPEndPoint>();
         var hostNames = new Dictionary<IPEndPoint, string>();
