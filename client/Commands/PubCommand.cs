@@ -72,7 +72,7 @@ internal sealed class PubCommand : Command
         // Read and checked before connecting: a body that is too large is bad input, found without a silo.
         var body = request.Body ?? await ReadStandardInputAsync(cancellationToken);
         Validation.ValidateMessage(new Message(body.Bytes, request.Header), MaxMessageBytes);
-        await using var connection = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings), cancellationToken);
+        await using var connection = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings), configure: null, cancellationToken);
         return await PublishAsync(connection.Broker, request with { Body = body }, Console.Out, cancellationToken);
     }
 

@@ -5,7 +5,7 @@ namespace OrleansBroker.Cli.Commands;
 
 /// <summary>
 /// <c>sub TOPIC [--queue Q] [--count N] [--headers]</c>: prints each message's body on its own line
-/// as it arrives, until N have come or Ctrl-C.
+/// as it arrives, until N have come or Ctrl-C; says on standard error when the cluster is lost and back.
 /// </summary>
 internal sealed class SubCommand : Command
 {
@@ -50,7 +50,8 @@ internal sealed class SubCommand : Command
 
     private static async Task<int> RunAsync(ConnectionSettings settings, SubRequest request, CancellationToken cancellationToken)
     {
-        await using var connection = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings), cancellationToken);
+        await using var connection = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings),
+            client => ClusterWatch.AddTo(client, Console.Error), cancellationToken);
         return await SubscribeAsync(connection.Broker, request, Console.Out, cancellationToken);
     }
 

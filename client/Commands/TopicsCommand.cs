@@ -12,7 +12,7 @@ internal sealed class TopicsCommand : Command
         SetAction(async (result, cancellationToken) =>
         {
             var settings = connection.Bind(result);
-            await using var cluster = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings), cancellationToken);
+            await using var cluster = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings), configure: null, cancellationToken);
             return await ListAsync(cluster.Broker, Console.Out, cancellationToken);
         });
     }

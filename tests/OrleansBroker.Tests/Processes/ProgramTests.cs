@@ -1,3 +1,4 @@
+using OrleansBroker.Cli;
 using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Tests.Processes;
@@ -85,6 +86,7 @@ public sealed class ProgramTests
 
         // kill -9: the silo's memory storage, topic and subscription are all gone with it.
         first.Kill();
+        await sub.WaitForLine(l => l == ClusterWatch.LostLine, "the subscriber to say it lost the cluster", RunTimeout);
         using var second = ProgramProcess.Start("silo", siloArgs);
         await second.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "the new silo to be ready", StartTimeout);
 
@@ -98,6 +100,9 @@ public sealed class ProgramTests
 
         await sub.WaitForExitAsync(RunTimeout);
         Assert.Equal(["before", "after"], sub.Stdout);
+
+        // Said once each, in order, however often Orleans' gateway connections opened and closed meanwhile.
+        Assert.Equal([ClusterWatch.LostLine, ClusterWatch.BackLine], sub.Stderr.Where(l => l is ClusterWatch.LostLine or ClusterWatch.BackLine));
     }
 
     [Fact]
