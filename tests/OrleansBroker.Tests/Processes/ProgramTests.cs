@@ -25,6 +25,10 @@ public sealed class ProgramTests
         {
             var page = await http.GetStringAsync($"http://127.0.0.1:{dashboardPort}/");
             Assert.Contains("Orleans Dashboard", page);
+
+            // So are the health endpoints, with no port of their own.
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{dashboardPort}/health/live")).StatusCode);
+            Assert.Equal("Healthy: the silo is Active in its cluster\n", await http.GetStringAsync($"http://127.0.0.1:{dashboardPort}/health/ready"));
         }
 
         using var sub = ProgramProcess.Start("client", "--gateway", gateway, "sub", "orders", "--count", "2", "--headers");
