@@ -75,6 +75,7 @@ internal sealed class ClusterConnection : IAsyncDisposable
                 }
 
                 tls?.Apply(client, hostNames);
+                ClientTelemetry.AddTo(client);
                 configure?.Invoke(client);
             })
             .Build();

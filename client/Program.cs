@@ -19,6 +19,8 @@ if (ClientCommandLine.Error(parsed) is { } error && parsed.Action is System.Comm
     return 2;
 }
 
+// Disposed last, after the connection: it flushes the spans and metrics of the whole run.
+using var telemetry = ClientTelemetry.Start();
 using var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {

@@ -87,7 +87,12 @@ if (settings.HealthPort != 0)
     builder.Services.AddSingleton<IHostedService>(services => new HealthServer(services, settings.ParsedAddress, settings.HealthPort));
 }
 
-builder.UseOrleans(silo => SiloHosting.Configure(silo, settings, tls));
+builder.UseOrleans(silo =>
+{
+    SiloHosting.Configure(silo, settings, tls);
+    SiloTelemetry.AddTo(silo, builder.Configuration);
+});
+SiloTelemetry.AddTo(builder.Services, builder.Configuration);
 
 IHost app;
 if (builder is WebApplicationBuilder web)
