@@ -39,8 +39,10 @@ public sealed class TelemetryExportTests(ITestOutputHelper output)
         Assert.Equal("", publish.ParentSpanId);
         var process = Assert.Single(trace, s => s is { Service: Client, Scope: "OrleansBroker", Name: "process traced" });
         Assert.Equal(publish.SpanId, process.ParentSpanId);
+        Assert.Contains(trace, s => s is { Service: Client, Name: "ITopicGrain/Publish" });
         Assert.Contains(trace, s => s is { Service: Silo, Name: "ITopicGrain/Publish" });
         Assert.Contains(trace, s => s is { Service: Silo, Name: "ISubscriberGrain/Deliver" });
+        Assert.Contains(trace, s => s is { Service: Silo, Name: "IMessageObserver/OnMessages" });
         Assert.Contains(trace, s => s is { Service: Client, Name: "IMessageObserver/OnMessages" });
 
         // Metrics: the broker's own from the clients, Orleans' from the clients and the silo.
