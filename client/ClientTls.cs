@@ -23,7 +23,7 @@ internal sealed class ClientTls
 
     /// <summary>The TLS that <paramref name="command"/> asks for, or null when it asks for none.</summary>
     /// <exception cref="CertificateFileException">A file named cannot be used.</exception>
-    public static ClientTls? Load(CommandLine command)
+    public static ClientTls? Load(ConnectionSettings command)
     {
         if (!command.Tls)
         {

@@ -30,7 +30,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public ClusterBroker Broker { get; }
 
-    public static async Task<ClusterConnection> ConnectAsync(CommandLine command, ClientTls? tls, CancellationToken cancellationToken)
+    /// <param name="configure">Anything more the command wants of the Orleans client.</param>
+    public static async Task<ClusterConnection> ConnectAsync(ConnectionSettings command, ClientTls? tls, Action<IClientBuilder>? configure, CancellationToken cancellationToken)
     {
         var endpoints = new List<IPEndPoint>();
         var hostNames = new Dictionary<IPEndPoint, string>();
@@ -74,6 +75,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
                 }
 
                 tls?.Apply(client, hostNames);
+                ClientTelemetry.AddTo(client);
+                configure?.Invoke(client);
             })
             .Build();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -1,32 +1,26 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using OrleansBroker;
 using OrleansBroker.Cli;
 using OrleansBroker.Internal;
 
-// The command-line client: pub, sub and topics against a running silo. Every failure is one line
+// The command-line client: pub, sub and topics against a running cluster. Every failure is one line
 // on standard error: exit 2 for bad input, 1 when the cluster cannot do what was asked.
-CommandLine command;
-try
+var root = new ClientCommandLine();
+var parsed = root.Parse(args);
+if (ClientCommandLine.Error(parsed) is { } error && parsed.Action is System.CommandLine.Invocation.ParseErrorAction)
 {
-    command = CommandLine.Parse(args);
-}
-catch (UsageException ex)
-{
-    Console.Error.WriteLine(ex.Message == "help" ? CommandLine.Usage : ex.ShowUsage ? $"client: {ex.Message}\n{CommandLine.Usage}" : $"client: {ex.Message}");
-    return ex.Message == "help" ? 0 : 2;
-}
+    Console.Error.WriteLine($"client: {error}");
+    if (ClientCommandLine.LacksCommand(parsed))
+    {
+        root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = Console.Error });
+    }
 
-ClientTls? tls;
-try
-{
-    tls = ClientTls.Load(command);
-}
-catch (CertificateFileException ex)
-{
-    Console.Error.WriteLine($"client: {ex.Message}");
     return 2;
 }
 
+// Disposed last, after the connection: it flushes the spans and metrics of the whole run.
+using var telemetry = ClientTelemetry.Start();
 using var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
@@ -39,17 +33,13 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
     stopping.Cancel();
 });
 
+// Our own handlers above: sub unsubscribes on Ctrl-C, which may take longer than System.CommandLine's grace.
+var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
 try
 {
-    await using var connection = await ClusterConnection.ConnectAsync(command, tls, stopping.Token);
-    return command.Command switch
-    {
-        "pub" => await Commands.PublishAsync(connection.Broker, command, Console.Out, stopping.Token),
-        "sub" => await Commands.SubscribeAsync(connection.Broker, command, Console.Out, stopping.Token),
-        _ => await Commands.ListTopicsAsync(connection.Broker, Console.Out, stopping.Token),
-    };
+    return await parsed.InvokeAsync(invocation, stopping.Token);
 }
-catch (UsageException ex)
+catch (Exception ex) when (ex is UsageException or CertificateFileException)
 {
     Console.Error.WriteLine($"client: {ex.Message}");
     return 2;
@@ -70,6 +60,7 @@ catch (OperationCanceledException) when (stopping.IsCancellationRequested)
 }
 catch (Exception ex)
 {
-    Console.Error.WriteLine($"client: {command.Redact(ErrorText.FirstLine(ex.GetBaseException()))}");
+    // Secrets given on the command line stay out of the message.
+    Console.Error.WriteLine($"client: {root.Redact(parsed, ErrorText.FirstLine(ex.GetBaseException()))}");
     return 1;
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Dashboard;
+using Orleans.Runtime;
 using OrleansBroker.Internal;
 using OrleansBroker.Silo;
 
@@ -15,6 +16,7 @@ var switches = new Dictionary<string, string>
     ["--silo-port"] = "Broker:SiloPort",
     ["--gateway-port"] = "Broker:GatewayPort",
     ["--dashboard-port"] = "Broker:DashboardPort",
+    ["--health-port"] = "Broker:HealthPort",
     ["--lease"] = "Broker:SubscriptionLease",
     ["--clustering"] = "Broker:Clustering",
     ["--redis"] = "Broker:Redis",
@@ -78,15 +80,29 @@ builder.Logging.AddSimpleConsole(o =>
     o.SingleLine = true;
     o.TimestampFormat = "HH:mm:ss ";
 });
-builder.UseOrleans(silo => SiloHosting.Configure(silo, settings, tls));
+
+// Registered before the silo, so hosted services start it first: its probes answer while the silo joins.
+if (settings.HealthPort != 0)
+{
+    builder.Services.AddSingleton<IHostedService>(services => new HealthServer(services, settings.ParsedAddress, settings.HealthPort));
+}
+
+builder.UseOrleans(silo =>
+{
+    SiloHosting.Configure(silo, settings, tls);
+    SiloTelemetry.AddTo(silo, builder.Configuration);
+});
+SiloTelemetry.AddTo(builder.Services, builder.Configuration);
 
 IHost app;
 if (builder is WebApplicationBuilder web)
 {
     // The dashboard is for a person on this machine: bind it to loopback only.
     web.WebHost.UseUrls($"http://127.0.0.1:{settings.DashboardPort}");
+    HealthEndpoints.AddTo(web.Services, services => services.GetRequiredService<ISiloStatusOracle>());
     var webApp = web.Build();
     webApp.MapOrleansDashboard();
+    HealthEndpoints.Map(webApp);
     app = webApp;
 }
 else

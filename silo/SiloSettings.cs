@@ -46,8 +46,15 @@ internal sealed class SiloSettings
 
     public int MissedProbes { get; set; } = 3;
 
-    /// <summary>The Orleans Dashboard's port on 127.0.0.1; 0 turns it off.</summary>
+    /// <summary>The Orleans Dashboard's port on 127.0.0.1; 0 turns it off. It serves the health endpoints too.</summary>
     public int DashboardPort { get; set; } = 8080;
+
+    /// <summary>
+    /// A port of their own for the health endpoints (/health/live, /health/ready), on <see cref="Address"/>
+    /// where an orchestrator's probes reach it, answering from before the silo joins its cluster.
+    /// 0: none, the endpoints are on the dashboard's port only (and absent with the dashboard off).
+    /// </summary>
+    public int HealthPort { get; set; }
 
     /// <summary>
     /// This silo's certificate and private key, a PKCS#12 (.pfx) file: when set, every connection
@@ -112,7 +119,7 @@ internal sealed class SiloSettings
             return $"Broker:Address must be an IP address; it is '{Address}'";
         }
 
-        foreach (var (name, port, zeroAllowed) in new[] { ("SiloPort", SiloPort, false), ("GatewayPort", GatewayPort, false), ("DashboardPort", DashboardPort, true) })
+        foreach (var (name, port, zeroAllowed) in new[] { ("SiloPort", SiloPort, false), ("GatewayPort", GatewayPort, false), ("DashboardPort", DashboardPort, true), ("HealthPort", HealthPort, true) })
         {
             if (port is < 0 or > 65535 || (port == 0 && !zeroAllowed))
             {
@@ -120,9 +127,10 @@ internal sealed class SiloSettings
             }
         }
 
-        if (new[] { SiloPort, GatewayPort, DashboardPort }.Where(p => p != 0).Distinct().Count() != (DashboardPort == 0 ? 2 : 3))
+        var ports = new[] { SiloPort, GatewayPort, DashboardPort, HealthPort }.Where(p => p != 0).ToList();
+        if (ports.Distinct().Count() != ports.Count)
         {
-            return $"Broker:SiloPort, GatewayPort and DashboardPort must differ; they are {SiloPort}, {GatewayPort} and {DashboardPort}";
+            return $"Broker:SiloPort, GatewayPort, DashboardPort and HealthPort must differ (0 is none); they are {SiloPort}, {GatewayPort}, {DashboardPort} and {HealthPort}";
         }
 
         if (ProbeTimeout < TimeSpan.FromMilliseconds(100) || MissedProbes < 1)
@@ -151,7 +159,8 @@ internal sealed class SiloSettings
         $"silo {Address}:{SiloPort}, gateway {Address}:{GatewayPort}, "
         + (UsesRedis ? $"Redis clustering and storage at {RedisConnectionText.Describe(ParsedRedis.EndPoints)} (cluster '{ClusterId}')" : "localhost clustering, in-memory storage")
         + (!UsesTls ? ", no TLS" : TlsRequireClientCertificate ? ", mutual TLS" : ", TLS")
-        + (DashboardPort == 0 ? ", no dashboard" : $", dashboard http://127.0.0.1:{DashboardPort}/");
+        + (DashboardPort == 0 ? ", no dashboard" : $", dashboard http://127.0.0.1:{DashboardPort}/")
+        + (HealthPort != 0 ? $", health http://{Address}:{HealthPort}/health/ready" : DashboardPort != 0 ? $", health http://127.0.0.1:{DashboardPort}/health/ready" : ", no health endpoints");
 
     /// <summary><paramref name="text"/> with the Redis user and password and the certificate's password hidden.</summary>
     public string Redact(string text)

@@ -9,9 +9,10 @@ using OrleansBroker.Benchmarks.Roles;
 // and, with --testcluster, ClusterBroker beside memory streams on one in-process TestCluster silo.
 // Redis and NATS come from Debian's packages (redis-server, nats-server); a missing one is skipped.
 // The same program plays the child roles (--role silo|sub|pub|idle) the orchestrator starts.
-var arguments = new Arguments(args);
+Arguments arguments;
 try
 {
+    arguments = new Arguments(args);
     switch (arguments.Get("--role"))
     {
         case "silo":

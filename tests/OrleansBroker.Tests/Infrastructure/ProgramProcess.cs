@@ -118,6 +118,13 @@ public sealed class ProgramProcess : IDisposable
         return process;
     }
 
+    /// <summary>Writes <paramref name="bytes"/> to the process's standard input and closes it, as a shell's pipe would.</summary>
+    public async Task SendStandardInputAsync(byte[] bytes)
+    {
+        await _process.StandardInput.BaseStream.WriteAsync(bytes);
+        _process.StandardInput.Close();
+    }
+
     public async Task WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

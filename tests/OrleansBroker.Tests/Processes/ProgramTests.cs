@@ -1,3 +1,4 @@
+using OrleansBroker.Cli;
 using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Tests.Processes;
@@ -24,6 +25,10 @@ public sealed class ProgramTests
         {
             var page = await http.GetStringAsync($"http://127.0.0.1:{dashboardPort}/");
             Assert.Contains("Orleans Dashboard", page);
+
+            // So are the health endpoints, with no port of their own.
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{dashboardPort}/health/live")).StatusCode);
+            Assert.Equal("Healthy: the silo is Active in its cluster\n", await http.GetStringAsync($"http://127.0.0.1:{dashboardPort}/health/ready"));
         }
 
         using var sub = ProgramProcess.Start("client", "--gateway", gateway, "sub", "orders", "--count", "2", "--headers");
@@ -44,6 +49,19 @@ public sealed class ProgramTests
         await sub.WaitForExitAsync(RunTimeout);
         Assert.Equal(0, sub.ExitCode);
         Assert.Equal(["[k=v] hello", "[] world"], sub.Stdout);
+
+        // A body too large for one argument (Linux allows 128 KiB), read from standard input and sent as it came.
+        var big = Enumerable.Range(0, 200_000).Select(i => (byte)('a' + i % 26)).ToArray();
+        using (var bigSub = ProgramProcess.Start("client", "--gateway", gateway, "sub", "big", "--count", "1"))
+        {
+            await bigSub.WaitForLine(l => l.StartsWith("subscribed to big"), "the subscription", StartTimeout);
+            using var stdinPub = ProgramProcess.Start("client", "pub", "big", "-", "--gateway", gateway);
+            await stdinPub.SendStandardInputAsync(big);
+            await stdinPub.WaitForExitAsync(RunTimeout);
+            Assert.Equal((0, "published 1 message(s) to big"), (stdinPub.ExitCode, Assert.Single(stdinPub.Stdout)));
+            await bigSub.WaitForExitAsync(RunTimeout);
+            Assert.Equal(System.Text.Encoding.ASCII.GetString(big), Assert.Single(bigSub.Stdout));
+        }
 
         // The subscriber unsubscribed on its way out: the topic counts nobody now.
         var after = await ProgramProcess.RunAsync("client", RunTimeout, "topics", "--gateway", gateway);
@@ -72,6 +90,7 @@ public sealed class ProgramTests
 
         // kill -9: the silo's memory storage, topic and subscription are all gone with it.
         first.Kill();
+        await sub.WaitForLine(l => l == ClusterWatch.LostLine, "the subscriber to say it lost the cluster", RunTimeout);
         using var second = ProgramProcess.Start("silo", siloArgs);
         await second.WaitForLine(l => l.Contains("OrleansBroker silo ready"), "the new silo to be ready", StartTimeout);
 
@@ -85,6 +104,9 @@ public sealed class ProgramTests
 
         await sub.WaitForExitAsync(RunTimeout);
         Assert.Equal(["before", "after"], sub.Stdout);
+
+        // Said once each, in order, however often Orleans' gateway connections opened and closed meanwhile.
+        Assert.Equal([ClusterWatch.LostLine, ClusterWatch.BackLine], sub.Stderr.Where(l => l is ClusterWatch.LostLine or ClusterWatch.BackLine));
     }
 
     [Fact]
@@ -106,13 +128,28 @@ public sealed class ProgramTests
     [InlineData(2, "client: Invalid queue", "sub", "t", "--queue", "a b")]
     [InlineData(2, "client: Invalid header", "pub", "t", "x", "--header", "a:b=c")]
     [InlineData(2, "client: --count wants a positive number", "pub", "t", "x", "--count", "-1")]
+    [InlineData(2, "client: --count wants a positive number, not 'abc'", "sub", "t", "--count", "abc")]
+    [InlineData(2, "client: unknown option --bogus", "topics", "--bogus")]
     public async Task Client_BadInput_ExitsNonZeroWithoutAStackTrace(int exitCode, string message, params string[] args)
     {
         // The gateway is dead on purpose: bad input is refused before any connection is tried.
         var client = await ProgramProcess.RunAsync("client", RunTimeout, [.. args, "--gateway", $"127.0.0.1:{ProgramProcess.FreePort()}"]);
         Assert.Equal(exitCode, client.ExitCode);
-        Assert.StartsWith(message, client.Stderr[0]);
-        Assert.DoesNotContain(client.Stderr, l => l.TrimStart().StartsWith("at "));
+        Assert.StartsWith(message, Assert.Single(client.Stderr));
+    }
+
+    [Fact]
+    public async Task Client_NoCommand_ShowsTheUsage_AndHelpToo()
+    {
+        var none = await ProgramProcess.RunAsync("client", RunTimeout, "--gateway", "127.0.0.1:1");
+        Assert.Equal(2, none.ExitCode);
+        Assert.Equal("client: no command given (pub, sub, topics)", none.Stderr[0]);
+        Assert.Contains(none.Stderr, l => l.StartsWith("Usage:"));
+
+        var help = await ProgramProcess.RunAsync("client", RunTimeout, "sub", "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains(help.Stdout, l => l.Contains("sub <TOPIC> [options]"));
+        Assert.Contains(help.Stdout, l => l.TrimStart().StartsWith("--queue"));
     }
 
     [Fact]

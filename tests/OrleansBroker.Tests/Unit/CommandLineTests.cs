@@ -1,56 +1,117 @@
+using System.Text;
 using OrleansBroker.Cli;
+using OrleansBroker.Cli.Commands;
 
 namespace OrleansBroker.Tests.Unit;
 
-// Cli.CommandLine, not CommandLine: Garnet (the embedded test store) brings a global CommandLine namespace.
+// Cli.ClientCommandLine, not ClientCommandLine: Garnet (the embedded test store) brings a global CommandLine namespace.
 
 public sealed class CommandLineTests
 {
     [Fact]
     public void Pub_ParsesHeadersCountAndGateways()
     {
-        var line = Cli.CommandLine.Parse(["--gateway", "10.0.0.1:30001", "pub", "orders", "hello", "--header", "a=b=c", "--count", "5", "--gateway", "h:2"]);
-        Assert.Equal("pub", line.Command);
-        Assert.Equal("orders", line.Topic);
-        Assert.Equal("hello", line.Body);
-        Assert.Equal("b=c", line.Header["a"]);
-        Assert.Equal(5, line.Count);
-        Assert.Equal(["10.0.0.1:30001", "h:2"], line.Gateways.Select(g => $"{g.Host}:{g.Port}"));
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(["--gateway", "10.0.0.1:30001", "pub", "orders", "hello", "--header", "a=b=c", "--count", "5", "--gateway", "h:2", "--rate", "2.5"]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        var pub = cli.Pub.Bind(result);
+        Assert.Equal("orders", pub.Topic);
+        Assert.Equal("hello", Encoding.UTF8.GetString(pub.Body!.Bytes.Span));
+        Assert.Equal("b=c", pub.Header["a"]);
+        Assert.Equal((5, 2.5), (pub.Count, pub.Rate));
+        Assert.Equal(["10.0.0.1:30001", "h:2"], cli.Connection.Bind(result).Gateways.Select(g => $"{g.Host}:{g.Port}"));
+    }
+
+    [Theory]
+    [InlineData("-")]
+    [InlineData(null)]
+    public void Pub_DashOrNoBody_ReadsStandardInput(string? body)
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(body is null ? ["pub", "orders"] : ["pub", "orders", body]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        Assert.Null(cli.Pub.Bind(result).Body);
+    }
+
+    [Fact]
+    public void Sub_ParsesQueueCountAndHeaders()
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(["sub", "orders", "--queue", "workers", "--count", "3", "--headers"]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        Assert.Equal(new SubRequest { Topic = "orders", Queue = "workers", Count = 3, ShowHeaders = true }, cli.Sub.Bind(result));
     }
 
     [Fact]
     public void DefaultGateway_IsLocalhost30000()
     {
-        var gateway = Assert.Single(Cli.CommandLine.Parse(["topics"]).Gateways);
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var gateway = Assert.Single(cli.Connection.Bind(cli.Parse(["topics"])).Gateways);
         Assert.Equal(("localhost", 30000), (gateway.Host, gateway.Port));
     }
 
     [Theory]
-    [InlineData(new string[0], "no command")]
-    [InlineData(new[] { "frob" }, "unknown command")]
-    [InlineData(new[] { "pub", "t" }, "pub wants TOPIC and BODY")]
-    [InlineData(new[] { "sub" }, "sub wants one TOPIC")]
-    [InlineData(new[] { "topics", "x" }, "takes no arguments")]
-    [InlineData(new[] { "pub", "t", "b", "--count", "0" }, "--count wants a positive number")]
-    [InlineData(new[] { "pub", "t", "b", "--header", "novalue" }, "--header wants key=value")]
-    [InlineData(new[] { "sub", "t", "--gateway", "nohost" }, "--gateway wants host:port")]
+    [InlineData(new[] { "frob" }, "unknown command 'frob' (pub, sub, topics)")]
+    [InlineData(new[] { "pub" }, "Required argument missing for command: 'pub'")]
+    [InlineData(new[] { "pub", "t", "b", "c" }, "pub takes no more arguments: 'c'")]
+    [InlineData(new[] { "sub" }, "Required argument missing for command: 'sub'")]
+    [InlineData(new[] { "topics", "x" }, "topics takes no more arguments: 'x'")]
+    [InlineData(new[] { "pub", "t", "b", "--count", "0" }, "--count wants a positive number, not '0'")]
+    [InlineData(new[] { "pub", "t", "b", "--count", "abc" }, "--count wants a positive number, not 'abc'")]
+    [InlineData(new[] { "pub", "t", "b", "--rate", "-1" }, "--rate wants a positive number")]
+    [InlineData(new[] { "pub", "t", "b", "--header", "novalue" }, "--header wants key=value, not 'novalue'")]
+    [InlineData(new[] { "pub", "t", "b", "--header", "a:b=c" }, "Invalid header key 'a:b'")]
+    [InlineData(new[] { "pub", "bad topic", "b" }, "Invalid topic 'bad topic'")]
+    [InlineData(new[] { "sub", "t", "--gateway", "nohost" }, "--gateway wants host:port, not 'nohost'")]
     [InlineData(new[] { "sub", "t", "--gateway", "h:70000" }, "--gateway wants host:port")]
-    [InlineData(new[] { "sub", "t", "--queue" }, "--queue needs a value")]
+    [InlineData(new[] { "sub", "t", "--queue" }, "Required argument missing for option: '--queue'")]
+    [InlineData(new[] { "sub", "t", "--queue", "a b" }, "Invalid queue 'a b'")]
     [InlineData(new[] { "sub", "t", "--bogus" }, "unknown option --bogus")]
-    [InlineData(new[] { "pub", "t", "b", "--queue", "q" }, "does not apply to pub")]
-    public void BadInput_ThrowsUsageWithOneLine(string[] args, string expected)
+    [InlineData(new[] { "pub", "t", "b", "--queue", "q" }, "unknown option --queue")]
+    [InlineData(new[] { "topics", "--redis", "h:1", "--gateway", "h:2" }, "give --gateway or --redis, not both")]
+    public void BadInput_IsOneLine_WithoutUsage(string[] args, string expected)
     {
-        var error = Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(args));
-        Assert.Contains(expected, error.Message);
-        Assert.DoesNotContain('\n', error.Message);
+        var result = new Cli.ClientCommandLine(NoEnvironment).Parse(args);
+        var error = Cli.ClientCommandLine.Error(result);
+        Assert.NotNull(error);
+        Assert.StartsWith(expected, error);
+        Assert.DoesNotContain('\n', error);
+        Assert.False(Cli.ClientCommandLine.LacksCommand(result));
+    }
+
+    [Fact]
+    public void NoCommand_IsTheOneErrorThatShowsUsage()
+    {
+        var result = new Cli.ClientCommandLine(NoEnvironment).Parse(["--gateway", "h:1"]);
+        Assert.Equal("no command given (pub, sub, topics)", Cli.ClientCommandLine.Error(result));
+        Assert.True(Cli.ClientCommandLine.LacksCommand(result));
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("pub", "--help")]
+    [InlineData("sub", "-h")]
+    [InlineData("topics", "--help")]
+    public void Help_IsNoError_AndEachCommandHasItsOwn(params string[] args)
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var output = new StringWriter();
+        Assert.Equal(0, cli.Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = output }));
+        var usage = output.ToString();
+        Assert.Contains("--gateway", usage);
+        if (args.Length == 2)
+        {
+            Assert.Contains($"{args[0]} ", usage[usage.IndexOf("Usage:", StringComparison.Ordinal)..]);
+        }
     }
 
     [Fact]
     public void Tls_IsOffByDefault_AndOnWithAnyTlsOption()
     {
-        Assert.False(Cli.CommandLine.Parse(["topics"], NoEnvironment).Tls);
-        Assert.True(Cli.CommandLine.Parse(["topics", "--tls"], NoEnvironment).Tls);
-        var line = Cli.CommandLine.Parse(["topics", "--tls-ca", "ca.pem", "--tls-cert", "me.pfx", "--tls-cert-password", "pw"], NoEnvironment);
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        Assert.False(cli.Connection.Bind(cli.Parse(["topics"])).Tls);
+        Assert.True(cli.Connection.Bind(cli.Parse(["topics", "--tls"])).Tls);
+        var line = cli.Connection.Bind(cli.Parse(["topics", "--tls-ca", "ca.pem", "--tls-cert", "me.pfx", "--tls-cert-password", "pw"]));
         Assert.Equal((true, "ca.pem", "me.pfx", "pw"), (line.Tls, line.TlsCa, line.TlsCertificate, line.TlsCertificatePassword));
     }
 
@@ -63,37 +124,54 @@ public sealed class CommandLineTests
             ["Broker__TlsCertificate"] = "me.pfx",
             ["Broker__TlsCertificatePassword"] = "pw",
             ["Broker__Redis"] = "10.0.0.5:6379,password=pw",
+            ["Broker__ClusterId"] = "blue",
         };
-        var line = Cli.CommandLine.Parse(["topics"], name => environment.GetValueOrDefault(name));
-        Assert.Equal((true, "ca.pem", "me.pfx", "pw", "10.0.0.5:6379,password=pw"), (line.Tls, line.TlsCa, line.TlsCertificate, line.TlsCertificatePassword, line.Redis));
+        var cli = new Cli.ClientCommandLine(name => environment.GetValueOrDefault(name));
+        var result = cli.Parse(["topics"]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        var line = cli.Connection.Bind(result);
+        Assert.Equal((true, "ca.pem", "me.pfx", "pw", "10.0.0.5:6379,password=pw", "blue"),
+            (line.Tls, line.TlsCa, line.TlsCertificate, line.TlsCertificatePassword, line.Redis, line.ClusterId));
     }
 
     [Fact]
     public void Tls_WithRedis_NeedsACa() =>
-        Assert.Contains("needs --tls-ca", Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(["topics", "--redis", "h:1", "--tls"], NoEnvironment)).Message);
+        Assert.Contains("needs --tls-ca", Cli.ClientCommandLine.Error(new Cli.ClientCommandLine(NoEnvironment).Parse(["topics", "--redis", "h:1", "--tls"])));
 
     [Fact]
     public void Redis_Malformed_IsAUsageError_NamingWhereItCameFrom_WithoutThePassword()
     {
-        var flag = Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET,abortConnect=maybe"], NoEnvironment));
-        Assert.StartsWith("--redis is not a valid Redis connection string", flag.Message);
-        var environment = Assert.Throws<UsageException>(() => Cli.CommandLine.Parse(["topics"], name => name == "Broker__Redis" ? "redis://:SOMESECRET@h:1" : null));
-        Assert.StartsWith("Broker__Redis names a Redis endpoint that is not host:port", environment.Message);
-        Assert.All([flag.Message, environment.Message], m => Assert.DoesNotContain("SOMESECRET", m));
+        var flag = Cli.ClientCommandLine.Error(new Cli.ClientCommandLine(NoEnvironment).Parse(["topics", "--redis", "h:1,password=SOMESECRET,abortConnect=maybe"]));
+        Assert.StartsWith("--redis is not a valid Redis connection string", flag);
+        var environment = Cli.ClientCommandLine.Error(new Cli.ClientCommandLine(name => name == "Broker__Redis" ? "redis://:SOMESECRET@h:1" : null).Parse(["topics"]));
+        Assert.StartsWith("Broker__Redis names a Redis endpoint that is not host:port", environment);
+        Assert.All([flag, environment], m => Assert.DoesNotContain("SOMESECRET", m));
     }
 
     [Fact]
     public void Redact_HidesTheRedisAndCertificatePasswords()
     {
-        var line = Cli.CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"], NoEnvironment);
-        Assert.Equal("***** and *****", line.Redact("SOMESECRET and PFXSECRET"));
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"]);
+        Assert.Equal("***** and *****", cli.Redact(result, "SOMESECRET and PFXSECRET"));
+        Assert.Equal("***** and *****", cli.Connection.Bind(result).Redact("SOMESECRET and PFXSECRET"));
     }
 
     [Fact]
     public void ToString_ShowsNoSecret()
     {
-        var line = Cli.CommandLine.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"], NoEnvironment);
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var line = cli.Connection.Bind(cli.Parse(["topics", "--redis", "h:1,password=SOMESECRET", "--tls-ca", "ca.pem", "--tls-cert-password", "PFXSECRET"]));
         Assert.DoesNotContain("SECRET", line.ToString());
+    }
+
+    [Fact]
+    public void ABodyStartingWithAnAt_IsABody_NotAResponseFile()
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(["pub", "t", "@mention"]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        Assert.Equal("@mention", Encoding.UTF8.GetString(cli.Pub.Bind(result).Body!.Bytes.Span));
     }
 
     private static string? NoEnvironment(string name) => null;

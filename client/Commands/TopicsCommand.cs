@@ -1,0 +1,47 @@
+using System.CommandLine;
+
+namespace OrleansBroker.Cli.Commands;
+
+/// <summary><c>topics</c>: a table of the cluster's topics and their figures.</summary>
+internal sealed class TopicsCommand : Command
+{
+    public TopicsCommand(ConnectionOptions connection)
+        : base("topics", "List topics and their figures")
+    {
+        Validators.Add(connection.Validate);
+        SetAction(async (result, cancellationToken) =>
+        {
+            var settings = connection.Bind(result);
+            await using var cluster = await ClusterConnection.ConnectAsync(settings, ClientTls.Load(settings), configure: null, cancellationToken);
+            return await ListAsync(cluster.Broker, Console.Out, cancellationToken);
+        });
+    }
+
+    public static async Task<int> ListAsync(IBrokerAdmin broker, TextWriter output, CancellationToken cancellationToken)
+    {
+        var topics = await broker.ListTopicsAsync(cancellationToken);
+        var rows = new List<string[]> { new[] { "TOPIC", "SUBSCRIBERS", "QUEUE GROUPS", "PUBLISHED", "DELIVERED", "DROPPED", "HOST" } };
+        rows.AddRange(topics.Select(t => new[]
+        {
+            t.Topic,
+            t.Subscribers.ToString(),
+            t.QueueGroups.Count == 0 ? "-" : string.Join(",", t.QueueGroups.Select(g => $"{g.Key}={g.Value}")),
+            t.Published.ToString(),
+            t.Delivered.ToString(),
+            t.Dropped.ToString(),
+            t.Host ?? "-",
+        }));
+        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (var row in rows)
+        {
+            output.WriteLine(string.Join("  ", row.Select((cell, c) => c is 0 or 2 or 6 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
+        }
+
+        if (topics.Count == 0)
+        {
+            output.WriteLine("(no topics)");
+        }
+
+        return 0;
+    }
+}
