@@ -21,6 +21,12 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
 {
     private static readonly TimeSpan RenewTick = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long a topic's batcher is kept after its last publish (a new one is made at the next).</summary>
+    internal TimeSpan BatcherIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The topics this broker keeps a batcher for, for tests.</summary>
+    internal int BatcherCount => _batchers.Count;
+
     private readonly IClusterClient _client;
     private readonly BrokerOptions _options;
     private readonly ILogger _logger;
@@ -33,6 +39,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     private CancellationTokenSource? _renewing;
     private volatile bool _connected;
     private volatile bool _clientDisposed;
+    private long _nextBatcherSweep;
 
     /// <summary>A broker on <paramref name="client"/>'s cluster that logs through the client's logger factory.</summary>
     /// <param name="client">A connected cluster client; it stays the caller's.</param>
@@ -126,9 +133,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         try
         {
             Validation.ThrowIfNotConnected(_connected);
-            var batcher = _batchers.GetOrAdd(topic, static (name, broker) =>
-                new TopicBatcher(broker._client.GetGrain<ITopicGrain>(name), name, broker._publisher, broker._options), this);
-            accepted = batcher.EnqueueAsync(publishing.Message, publishing.Size);
+            accepted = EnqueueAsync(topic, publishing.Message, publishing.Size);
         }
         catch (Exception ex)
         {
@@ -138,6 +143,38 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
 
         publishing.EndWhen(accepted);
         return cancellationToken.CanBeCanceled ? accepted.WaitAsync(cancellationToken) : accepted;
+    }
+
+    /// <summary>Into the topic's batcher; one retired meanwhile (it was idle) is replaced.</summary>
+    private Task EnqueueAsync(string topic, Message message, long size)
+    {
+        while (true)
+        {
+            var batcher = _batchers.GetOrAdd(topic, static (name, broker) =>
+                new TopicBatcher(broker._client.GetGrain<ITopicGrain>(name), name, broker._publisher, broker._options), this);
+            if (batcher.TryEnqueue(message, size, out var accepted))
+            {
+                return accepted;
+            }
+
+            _batchers.TryRemove(new KeyValuePair<string, TopicBatcher>(topic, batcher));
+        }
+    }
+
+    /// <summary>
+    /// Forgets the batchers of topics not published to for <see cref="BatcherIdleTimeout"/>, so a
+    /// publisher of ever new topics (one per order, say) does not grow for ever. Only an idle batcher
+    /// retires, so a topic never has two sending at once.
+    /// </summary>
+    private void RetireIdleBatchers()
+    {
+        foreach (var (topic, batcher) in _batchers)
+        {
+            if (batcher.TryRetire(BatcherIdleTimeout))
+            {
+                _batchers.TryRemove(new KeyValuePair<string, TopicBatcher>(topic, batcher));
+            }
+        }
     }
 
     /// <inheritdoc/>
@@ -245,6 +282,12 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
             {
                 // The cluster client was disposed under this broker: nothing can be renewed any more.
                 return;
+            }
+
+            if (Environment.TickCount64 >= _nextBatcherSweep)
+            {
+                _nextBatcherSweep = Environment.TickCount64 + (long)BatcherIdleTimeout.TotalMilliseconds / 2;
+                RetireIdleBatchers();
             }
 
             var now = DateTime.UtcNow;

@@ -11,6 +11,10 @@ namespace OrleansBroker.Publishing;
 /// A batch the cluster could not take (its topic's silo died or is shutting down, a gateway was
 /// lost) is sent again, ahead of later batches, until its <see cref="BrokerOptions.PublishTimeout"/>
 /// passes. Batches are numbered per publisher, so the topic takes each once however often it is sent.
+/// At most <see cref="MaxQueuedMessages"/> messages and <see cref="MaxQueuedBytes"/> wait to be sent:
+/// past that a publish waits its turn, in order, before it is batched (a publisher that awaits its
+/// publishes is slowed down to what the cluster takes). An idle batcher can be retired, so topics
+/// published to once cost nothing for ever.
 /// </summary>
 internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher publisher, BrokerOptions options)
 {
@@ -18,31 +22,65 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     internal const int MaxBatchMessages = 4096;
     internal const long MaxBatchBytes = 4 * 1024 * 1024;
 
+    // Sixteen full batches: enough to keep one call in flight and the next ones filling.
+    internal const int MaxQueuedMessages = 16 * MaxBatchMessages;
+    internal const long MaxQueuedBytes = 16 * MaxBatchBytes;
+
     internal static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(50);
     internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly Lock _gate = new();
     private readonly Queue<PendingBatch> _waiting = new();
+    private readonly Queue<WaitingTurn> _turns = new();
     private PendingBatch? _open;
     private bool _sending;
+    private bool _retired;
+    private int _queuedMessages;
+    private long _queuedBytes;
+    private long _lastUsed = Environment.TickCount64;
     private Task _lastBatch = Task.CompletedTask;
 
-    /// <summary>Queues the message; the task completes when the topic has accepted its batch.</summary>
-    public Task EnqueueAsync(Message message, long size)
+    /// <summary>Messages batched and not yet answered for, for tests.</summary>
+    internal int QueuedMessages
     {
-        PendingBatch batch;
+        get
+        {
+            lock (_gate)
+            {
+                return _queuedMessages;
+            }
+        }
+    }
+
+    /// <summary>Queues the message; the task completes when the topic has accepted its batch.</summary>
+    public Task EnqueueAsync(Message message, long size) =>
+        TryEnqueue(message, size, out var accepted) ? accepted : throw new InvalidOperationException("The batcher was retired.");
+
+    /// <summary>
+    /// Queues the message, or waits for room behind those already waiting; false once the batcher was
+    /// retired (make a new one). The task completes when the topic has accepted the message's batch.
+    /// </summary>
+    public bool TryEnqueue(Message message, long size, out Task accepted)
+    {
         var startSending = false;
         lock (_gate)
         {
-            if (_open is null || _open.IsFullFor(size))
+            if (_retired)
             {
-                _open = new PendingBatch(Deadline.After(options.PublishTimeout));
-                _waiting.Enqueue(_open);
-                _lastBatch = _open.Accepted.Task;
+                accepted = Task.CompletedTask;
+                return false;
             }
 
-            batch = _open;
-            batch.Add(message, size);
+            _lastUsed = Environment.TickCount64;
+            if (_turns.Count > 0 || IsFullFor(size))
+            {
+                var turn = new WaitingTurn(message, size);
+                _turns.Enqueue(turn);
+                _lastBatch = accepted = turn.Accepted.Task;
+                return true;
+            }
+
+            accepted = AddLocked(message, size);
             if (!_sending)
             {
                 _sending = startSending = true;
@@ -54,7 +92,59 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             _ = SendAllAsync();
         }
 
-        return batch.Accepted.Task;
+        return true;
+    }
+
+    /// <summary>
+    /// Retires the batcher if nothing is queued, waiting or in flight and it has been unused for
+    /// <paramref name="idleFor"/>; a retired batcher takes no more messages.
+    /// </summary>
+    public bool TryRetire(TimeSpan idleFor)
+    {
+        lock (_gate)
+        {
+            if (!_retired && !_sending && _waiting.Count == 0 && _turns.Count == 0
+                && Environment.TickCount64 - _lastUsed >= (long)idleFor.TotalMilliseconds)
+            {
+                _retired = true;
+            }
+
+            return _retired;
+        }
+    }
+
+    private bool IsFullFor(long size) =>
+        _queuedMessages > 0 && (_queuedMessages >= MaxQueuedMessages || _queuedBytes + size > MaxQueuedBytes);
+
+    private Task AddLocked(Message message, long size)
+    {
+        if (_open is null || _open.IsFullFor(size))
+        {
+            _open = new PendingBatch(Deadline.After(options.PublishTimeout));
+            _waiting.Enqueue(_open);
+            if (_turns.Count == 0)
+            {
+                // Else the last publish waiting its turn is the last thing to flush.
+                _lastBatch = _open.Accepted.Task;
+            }
+        }
+
+        _open.Add(message, size);
+        _queuedMessages++;
+        _queuedBytes += size;
+        return _open.Accepted.Task;
+    }
+
+    /// <summary>A batch was answered for: its room goes to the publishes waiting their turn, in order.</summary>
+    private void ReleaseLocked(PendingBatch batch)
+    {
+        _queuedMessages -= batch.Messages.Count;
+        _queuedBytes -= batch.Bytes;
+        while (_turns.TryPeek(out var turn) && !IsFullFor(turn.Size))
+        {
+            _turns.Dequeue();
+            turn.Follow(AddLocked(turn.Message, turn.Size));
+        }
     }
 
     /// <summary>Completes when everything queued so far has been sent (or has failed).</summary>
@@ -87,6 +177,10 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             }
 
             await SendAsync(batch, publisher.NextSequence()).ConfigureAwait(false);
+            lock (_gate)
+            {
+                ReleaseLocked(batch);
+            }
         }
     }
 
@@ -166,9 +260,35 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
 
     private static TimeSpan Jittered(TimeSpan delay) => delay * (0.75 + Random.Shared.NextDouble() / 2);
 
+    /// <summary>A publish waiting for room, with the task its publisher holds.</summary>
+    private sealed class WaitingTurn(Message message, long size)
+    {
+        public Message Message { get; } = message;
+
+        public long Size { get; } = size;
+
+        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes as the batch it was put in completes.</summary>
+        public void Follow(Task batch) => batch.ContinueWith(static (t, state) =>
+        {
+            var accepted = (TaskCompletionSource)state!;
+            if (t.Exception is { } error)
+            {
+                accepted.TrySetException(error.InnerExceptions);
+            }
+            else
+            {
+                accepted.TrySetResult();
+            }
+        }, Accepted, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
     private sealed class PendingBatch(Deadline deadline)
     {
         private long _bytes;
+
+        public long Bytes => _bytes;
 
         public Deadline Deadline { get; } = deadline;
 

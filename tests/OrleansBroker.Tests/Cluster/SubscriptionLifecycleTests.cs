@@ -85,6 +85,22 @@ public sealed class SubscriptionLifecycleTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task PublishingToEverNewTopics_KeepsNoBatcherForIdleOnes_AndAFreshOneServesTheNextPublish()
+    {
+        await using var broker = new ClusterBroker(Client) { BatcherIdleTimeout = TimeSpan.Zero };
+        await broker.ConnectAsync();
+        var topics = Enumerable.Range(0, 200).Select(i => Topics.Unique($"entity{i}")).ToList();
+        await Task.WhenAll(topics.Select(t => broker.PublishAsync(t, Message.FromString("x"))));
+
+        await Eventually.WaitUntil(() => broker.BatcherCount == 0, $"the idle batchers to retire (have {broker.BatcherCount})");
+        var collector = new Collector();
+        await using var sub = await broker.SubscribeAsync(topics[0], collector.Handler);
+        await broker.PublishAsync(topics[0], Message.FromString("again"));
+        await collector.WaitForCount(1);
+        Assert.Equal(["again"], collector.Bodies);
+    }
+
+    [Fact]
     public async Task UnusedTopic_IsForgottenWhenCollected()
     {
         await using var broker = new ClusterBroker(Client);

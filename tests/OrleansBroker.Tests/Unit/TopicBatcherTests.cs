@@ -79,6 +79,38 @@ public sealed class TopicBatcherTests
         Assert.Equal(["2"], topic.Taken);
     }
 
+    [Fact]
+    public async Task PastItsBound_PublishesWaitTheirTurn_InOrder_AndAllAreTakenOnceTheTopicAnswers()
+    {
+        var topic = new FakeTopic { HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var batcher = Batcher(topic);
+        var count = 3 * TopicBatcher.MaxQueuedMessages;
+
+        var publishes = Enumerable.Range(1, count).Select(i => batcher.EnqueueAsync(M(i), 1)).ToList();
+
+        Assert.Equal(TopicBatcher.MaxQueuedMessages, batcher.QueuedMessages);
+        Assert.DoesNotContain(publishes, p => p.IsCompleted);
+        topic.HoldUntil.SetResult();
+        await Task.WhenAll(publishes);
+        Assert.Equal(Enumerable.Range(1, count).Select(i => i.ToString()), topic.Taken);
+        Assert.Equal(0, batcher.QueuedMessages);
+    }
+
+    [Fact]
+    public async Task AnIdleBatcher_Retires_AndTakesNoMore_ButABusyOneDoesNot()
+    {
+        var topic = new FakeTopic { HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var batcher = Batcher(topic);
+        var publish = batcher.EnqueueAsync(M(1), 1);
+
+        Assert.False(batcher.TryRetire(TimeSpan.Zero), "a batcher with a call out stays");
+        topic.HoldUntil.SetResult();
+        await publish;
+        await Infrastructure.Eventually.WaitUntil(() => batcher.TryRetire(TimeSpan.Zero), "the batcher, idle now, to retire");
+        Assert.False(batcher.TryEnqueue(M(2), 1, out _));
+        Assert.Equal(["1"], topic.Taken);
+    }
+
     /// <summary>A topic grain that fails, refuses or never answers the calls it is told to.</summary>
     private sealed class FakeTopic : ITopicGrain
     {
@@ -88,6 +120,7 @@ public sealed class TopicBatcherTests
         public int FailNext { get; set; }
         public int HangNext { get; set; }
         public Exception? Refuse { get; set; }
+        public TaskCompletionSource? HoldUntil { get; set; }
 
         public IReadOnlyList<(long Sequence, Message[] Messages)> Calls => _calls.ToArray();
         public IReadOnlyList<string> Taken => _taken.ToArray();
@@ -112,12 +145,21 @@ public sealed class TopicBatcherTests
                 return Task.FromException(new SiloUnavailableException("the topic's silo died"));
             }
 
-            foreach (var message in messages.Value)
+            if (HoldUntil is { } hold)
+            {
+                return hold.Task.ContinueWith(_ => Take(messages.Value), TaskScheduler.Default);
+            }
+
+            Take(messages.Value);
+            return Task.CompletedTask;
+        }
+
+        private void Take(Message[] messages)
+        {
+            foreach (var message in messages)
             {
                 _taken.Enqueue(message.BodyAsString());
             }
-
-            return Task.CompletedTask;
         }
 
         public Task Publish(Immutable<Message[]> messages) => throw new NotSupportedException();
