@@ -36,7 +36,7 @@ internal sealed class ConnectionOptions
         {
             Description = "The silos' cluster id [env: Broker__ClusterId]",
             HelpName = "id",
-            DefaultValueFactory = _ => FromEnvironment("Broker__ClusterId") ?? "orleansbroker",
+            DefaultValueFactory = _ => FromEnvironment("Broker__ClusterId") ?? ClusterDefaults.ClusterId,
             Recursive = true,
         };
         Tls = new("--tls")

@@ -12,7 +12,7 @@ internal sealed record ConnectionSettings
     /// <summary>Find the cluster through Redis membership at this connection string instead of fixed gateways.</summary>
     public string? Redis { get; init; }
 
-    public string ClusterId { get; init; } = "orleansbroker";
+    public string ClusterId { get; init; } = ClusterDefaults.ClusterId;
 
     /// <summary>Connect to the gateways over TLS; set by any of the TLS options.</summary>
     public bool Tls { get; init; }

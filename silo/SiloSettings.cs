@@ -20,7 +20,7 @@ internal sealed class SiloSettings
 
     public int GatewayPort { get; set; } = 30000;
 
-    public string ClusterId { get; set; } = "orleansbroker";
+    public string ClusterId { get; set; } = ClusterDefaults.ClusterId;
 
     /// <summary>Orleans' service id; the cluster id when not set (clients assume the same).</summary>
     public string? ServiceId { get; set; }
