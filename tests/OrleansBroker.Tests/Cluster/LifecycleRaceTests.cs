@@ -11,25 +11,11 @@ namespace OrleansBroker.Tests.Cluster;
 /// The lifecycle's interleavings, forced: a silo call filter makes chosen grain calls fail or wait
 /// until the test lets them go, so each race happens every time, not once in a thousand runs.
 /// </summary>
-public sealed class LifecycleRaceTests : IAsyncLifetime
+public sealed class LifecycleRaceTests : OwnClusterTest<LifecycleRaceTests.SiloConfigurator>
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
 
-    private TestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        CallGate.ReleaseAll();
-        await _cluster.DisposeAsync();
-    }
+    protected override void BeforeDispose() => CallGate.ReleaseAll();
 
     [Fact]
     public async Task AnEndingWhoseTopicCallFails_StillEnds_AndTheGroupLosesNothing()
@@ -66,8 +52,8 @@ public sealed class LifecycleRaceTests : IAsyncLifetime
         var topic = Topics.Unique("attachduringending");
         var collector = new Collector();
         var subscription = (ClusterSubscription)await broker.SubscribeAsync(topic, collector.Handler);
-        var grain = _cluster.Client.GetGrain<ISubscriberGrain>(subscription.Id);
-        var observer = _cluster.Client.CreateObjectReference<IMessageObserver>(new NullObserver());
+        var grain = Cluster.Client.GetGrain<ISubscriberGrain>(subscription.Id);
+        var observer = Cluster.Client.CreateObjectReference<IMessageObserver>(new NullObserver());
         try
         {
             // The ending waits on the topic; an attach reaches the grain meanwhile (the client re-attaching).
@@ -85,7 +71,7 @@ public sealed class LifecycleRaceTests : IAsyncLifetime
         }
         finally
         {
-            _cluster.Client.DeleteObjectReference<IMessageObserver>(observer);
+            Cluster.Client.DeleteObjectReference<IMessageObserver>(observer);
             await grain.Detach(Array.Empty<Message>().AsImmutable());
         }
     }
@@ -96,7 +82,7 @@ public sealed class LifecycleRaceTests : IAsyncLifetime
         await using var broker = await ConnectedBroker();
         var topic = Topics.Unique("revive");
         var subscription = (ClusterSubscription)await broker.SubscribeAsync(topic, new Collector().Handler);
-        var grain = _cluster.Client.GetGrain<ISubscriberGrain>(subscription.Id);
+        var grain = Cluster.Client.GetGrain<ISubscriberGrain>(subscription.Id);
 
         // The silo forgets the subscription; the client's next renewal finds out and re-attaches,
         // and that attach is held back while the user unsubscribes.
@@ -113,12 +99,12 @@ public sealed class LifecycleRaceTests : IAsyncLifetime
 
     private async Task<ClusterBroker> ConnectedBroker()
     {
-        var broker = new ClusterBroker(_cluster.Client);
+        var broker = new ClusterBroker(Cluster.Client);
         await broker.ConnectAsync();
         return broker;
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) => siloBuilder
             .AddBroker(o => o.SubscriptionLease = Lease)

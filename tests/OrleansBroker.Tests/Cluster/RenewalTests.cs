@@ -11,30 +11,16 @@ namespace OrleansBroker.Tests.Cluster;
 /// Lease renewals under a slow silo: a silo call filter holds back the renewals of chosen
 /// subscriptions (as a silo that is overloaded or dying would), and the others must not notice.
 /// </summary>
-public sealed class RenewalTests : IAsyncLifetime
+public sealed class RenewalTests : OwnClusterTest<RenewalTests.SiloConfigurator>
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
 
-    private TestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        SlowRenewals.Release();
-        await _cluster.DisposeAsync();
-    }
+    protected override void BeforeDispose() => SlowRenewals.Release();
 
     [Fact]
     public async Task OneSlowRenewal_DoesNotCostTheOtherSubscriptionsTheirLeases()
     {
-        await using var broker = new ClusterBroker(_cluster.Client);
+        await using var broker = new ClusterBroker(Cluster.Client);
         await broker.ConnectAsync();
         var slowTopic = Topics.Unique("slowrenewal");
         var healthyTopic = Topics.Unique("healthy");
@@ -60,7 +46,7 @@ public sealed class RenewalTests : IAsyncLifetime
         Assert.True(SlowRenewals.RenewalsSeen(healthyId) >= 4, $"{SlowRenewals.RenewalsSeen(healthyId)} renewals of the healthy subscription in three leases");
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) => siloBuilder
             .AddBroker(o => o.SubscriptionLease = Lease)

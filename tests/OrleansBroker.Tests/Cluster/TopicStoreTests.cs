@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
-using Orleans.Storage;
 using Orleans.TestingHost;
+using Orleans.Storage;
 using OrleansBroker.Subscriptions;
 using OrleansBroker.Server.Grains;
 using OrleansBroker.Tests.Infrastructure;
@@ -14,28 +14,14 @@ namespace OrleansBroker.Tests.Cluster;
 /// only when the test lets it), subscribing and publishing go on, and the subscriptions are stored
 /// once the store answers again.
 /// </summary>
-public sealed class TopicStoreTests : IAsyncLifetime
+public sealed class TopicStoreTests : OwnClusterTest<TopicStoreTests.SiloConfigurator>
 {
-    private TestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        StalledStore.Answer();
-        await _cluster.DisposeAsync();
-    }
+    protected override void BeforeDispose() => StalledStore.Answer();
 
     [Fact]
     public async Task SubscribeAndPublish_DoNotWaitForTheStore_AndTheSetIsStoredOnceItAnswers()
     {
-        await using var broker = new ClusterBroker(_cluster.Client);
+        await using var broker = new ClusterBroker(Cluster.Client);
         await broker.ConnectAsync();
         var topic = Topics.Unique("stalledstore");
         var collector = new Collector();
@@ -59,7 +45,7 @@ public sealed class TopicStoreTests : IAsyncLifetime
         await Eventually.WaitUntil(() => StalledStore.Stored(topic).Count == 0, "the emptied set to be stored");
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
         {

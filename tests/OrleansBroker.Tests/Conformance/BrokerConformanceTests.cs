@@ -423,40 +423,18 @@ public abstract class BrokerConformanceTests
     public async Task Disconnect_UnderLoad_WaitsForHandlersInProgress_AndNoneStartsAfterItReturns()
     {
         var topic = Topics.Unique();
-        var running = 0;
-        var startedAfterReturn = 0;
-        var returned = false;
-        var started = 0;
+        var probe = new BusyHandlerProbe();
         var broker = await ConnectedBroker();
-        MessageHandler slow = async (_, ct) =>
-        {
-            Interlocked.Increment(ref started);
-            if (Volatile.Read(ref returned))
-            {
-                Interlocked.Increment(ref startedAfterReturn);
-            }
-
-            Interlocked.Increment(ref running);
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(5), ct).ContinueWith(_ => { }, CancellationToken.None);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref running);
-            }
-        };
-        await broker.SubscribeAsync(topic, slow);
-        await broker.SubscribeAsync(topic, slow, new SubscribeOptions { Queue = "q" });
+        await broker.SubscribeAsync(topic, probe.Handler);
+        await broker.SubscribeAsync(topic, probe.Handler, new SubscribeOptions { Queue = "q" });
         for (var i = 0; i < 1_000; i += 100)
         {
             await Task.WhenAll(Enumerable.Range(i, 100).Select(n => broker.PublishAsync(topic, Message.FromString(n.ToString()))));
         }
 
-        await Eventually.WaitUntil(() => Volatile.Read(ref started) >= 4, "the handlers to be busy");
+        await Eventually.WaitUntil(() => probe.Started >= 4, "the handlers to be busy");
         await broker.DisconnectAsync();
-        var runningAtReturn = Volatile.Read(ref running);
-        Volatile.Write(ref returned, true);
+        var runningAtReturn = probe.MarkReturned();
 
         // Traffic through the same broker afterwards: the old subscriptions' backlogs must stay unhandled.
         await broker.ConnectAsync();
@@ -469,7 +447,7 @@ public abstract class BrokerConformanceTests
 
         await canary.WaitForCount(100);
         Assert.Equal(0, runningAtReturn);
-        Assert.Equal(0, Volatile.Read(ref startedAfterReturn));
+        Assert.Equal(0, probe.StartedAfterReturn);
         Assert.Equal(1, (await Admin(broker).GetTopicAsync(topic))!.Subscribers);
         await broker.DisposeAsync();
     }
@@ -543,28 +521,8 @@ public abstract class BrokerConformanceTests
         var topic = Topics.Unique();
         var canary = new Collector();
         await using var canarySub = await broker.SubscribeAsync(topic, canary.Handler);
-        var running = 0;
-        var started = 0;
-        var startedAfterReturn = 0;
-        var returned = false;
-        var subscriber = await broker.SubscribeAsync(topic, async (_, ct) =>
-        {
-            Interlocked.Increment(ref started);
-            if (Volatile.Read(ref returned))
-            {
-                Interlocked.Increment(ref startedAfterReturn);
-            }
-
-            Interlocked.Increment(ref running);
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(5), ct).ContinueWith(_ => { }, CancellationToken.None);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref running);
-            }
-        });
+        var probe = new BusyHandlerProbe();
+        var subscriber = await broker.SubscribeAsync(topic, probe.Handler);
 
         var publishing = Task.Run(async () =>
         {
@@ -573,15 +531,14 @@ public abstract class BrokerConformanceTests
                 await broker.PublishAsync(topic, Message.FromString(i.ToString()));
             }
         });
-        await Eventually.WaitUntil(() => Volatile.Read(ref started) >= 3, "the handler to be busy");
+        await Eventually.WaitUntil(() => probe.Started >= 3, "the handler to be busy");
         await subscriber.UnsubscribeAsync();
-        var runningAtReturn = Volatile.Read(ref running);
-        Volatile.Write(ref returned, true);
+        var runningAtReturn = probe.MarkReturned();
         await publishing;
         await canary.WaitForCount(2_000);
 
         Assert.Equal(0, runningAtReturn);
-        Assert.Equal(0, Volatile.Read(ref startedAfterReturn));
+        Assert.Equal(0, probe.StartedAfterReturn);
     }
 
     [Fact]
