@@ -86,12 +86,15 @@ public sealed class LifecycleRaceTests : OwnClusterTest<LifecycleRaceTests.SiloC
 
         // The silo forgets the subscription; the client's next renewal finds out and re-attaches,
         // and that attach is held back while the user unsubscribes.
-        var reattaching = CallGate.Hold(nameof(ISubscriberGrain.Attach), subscription.Id);
+        var reattach = CallGate.HoldCall(nameof(ISubscriberGrain.Attach), subscription.Id);
         await grain.Detach(Array.Empty<Message>().AsImmutable());
-        await reattaching.WaitAsync(Eventually.DefaultTimeout);
+        await reattach.Entered.Task.WaitAsync(Eventually.DefaultTimeout);
         var unsubscribing = subscription.UnsubscribeAsync();
         CallGate.ReleaseAll();
         await unsubscribing;
+
+        // Whichever order they ran in, the re-attach is over now: the subscription must be ended.
+        await reattach.Completed.Task.WaitAsync(Eventually.DefaultTimeout);
 
         Assert.False(await grain.Renew(), "an unsubscribed subscription stays ended");
         Assert.Equal(0, (await broker.GetTopicAsync(topic))!.Subscribers);
@@ -125,11 +128,14 @@ public sealed class LifecycleRaceTests : OwnClusterTest<LifecycleRaceTests.SiloC
         private static readonly TaskCompletionSource Released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Holds the method's calls on that key; the task completes when the first one is held.</summary>
-        public static Task Hold(string method, string key)
+        public static Task Hold(string method, string key) => HoldCall(method, key).Entered.Task;
+
+        /// <summary>Holds the method's calls on that key; the rule says when the first was held and when it finished.</summary>
+        public static Rule HoldCall(string method, string key)
         {
             var rule = new Rule(Fail: false);
             Rules[(method, key)] = rule;
-            return rule.Entered.Task;
+            return rule;
         }
 
         public static void Fail(string method, string key) => Rules[(method, key)] = new Rule(Fail: true);
@@ -164,14 +170,27 @@ public sealed class LifecycleRaceTests : OwnClusterTest<LifecycleRaceTests.SiloC
                 {
                     await Released.Task;
                 }
+
+                try
+                {
+                    await context.Invoke();
+                }
+                finally
+                {
+                    rule.Completed.TrySetResult();
+                }
+
+                return;
             }
 
             await context.Invoke();
         }
 
-        private sealed record Rule(bool Fail)
+        public sealed record Rule(bool Fail)
         {
             public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public TaskCompletionSource Completed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
             public bool PassThrough { get; init; }
         }
