@@ -22,6 +22,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     // has detached, so it cannot bring an unsubscribed subscription back.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly DeliveryWindow _deliveries = new();
+    private (long Sender, long Sequence, Task<bool> Outcome) _latest = (0, 0, Task.FromResult(true));
     private int _ended;
 
     public ClusterSubscription(ClusterBroker broker, IClusterClient client, string topic, MessageHandler handler,
@@ -93,8 +94,22 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     /// A batch from the SubscriberGrain. Orleans runs one observer call at a time, so a copy sent
     /// again (its answer was late) is seen only after the original was queued, and is skipped.
     /// </summary>
-    public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
-        _deliveries.TryTake(sender, sequence) ? Dispatcher.PostAsync(messages.Value).AsTask() : Task.FromResult(true);
+    public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages)
+    {
+        lock (_deliveries)
+        {
+            if (_deliveries.TryTake(sender, sequence))
+            {
+                var outcome = Dispatcher.PostAsync(messages.Value).AsTask();
+                _latest = (sender, sequence, outcome);
+                return outcome;
+            }
+
+            // A copy of the newest batch, sent because its answer was late: it gets the original's
+            // answer (false if the subscription ended before the handler's queue took it). Older copies were answered long ago.
+            return _latest.Sender == sender && _latest.Sequence == sequence ? _latest.Outcome : Task.FromResult(true);
+        }
+    }
 
     public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) =>
         OnMessages(sender, sequence, messages);

@@ -33,7 +33,6 @@ internal sealed partial class HandlerDispatcher
     private TaskCompletionSource? _work;
     private TaskCompletionSource? _room;
     private TaskCompletionSource? _running;
-    private Task<Message[]>? _closing;
 
     /// <param name="topic">The subscription's topic, for events and logs.</param>
     /// <param name="handler">The user's handler, called one message at a time.</param>
@@ -116,37 +115,40 @@ internal sealed partial class HandlerDispatcher
 
     /// <summary>
     /// Stops the loop and returns the messages not yet begun, in order. Waits for a handler call in
-    /// progress, unless called from inside a handler. Every call shares the first one's task: whoever
-    /// hands the messages back must do so once.
+    /// progress, unless called from inside a handler. Only the first call gets the messages: whoever
+    /// hands them back does so once.
     /// </summary>
-    public Task<Message[]> CloseAsync()
+    public async Task<Message[]> CloseAsync()
     {
-        lock (_gate)
-        {
-            return _closing ??= CloseOnceAsync();
-        }
-    }
-
-    private async Task<Message[]> CloseOnceAsync()
-    {
-        Message[] unbegun;
+        Message[] unbegun = [];
         Task? running;
-        TaskCompletionSource? work, room;
+        TaskCompletionSource? work = null, room = null;
+        var first = false;
         lock (_gate)
         {
-            _closed = true;
-            unbegun = _batches.Count == 0 ? [] : _batches.SelectMany((b, i) => i == 0 ? b.Skip(_head) : b).ToArray();
-            _batches.Clear();
-            _head = 0;
-            _pending = 0;
+            if (!_closed)
+            {
+                first = _closed = true;
+                unbegun = _batches.Count == 0 ? [] : _batches.SelectMany((b, i) => i == 0 ? b.Skip(_head) : b).ToArray();
+                _batches.Clear();
+                _head = 0;
+                _pending = 0;
+                work = TakeSignal(ref _work);
+                room = TakeSignal(ref _room);
+            }
+
             running = _running?.Task;
-            work = TakeSignal(ref _work);
-            room = TakeSignal(ref _room);
         }
 
-        work?.TrySetResult();
-        room?.TrySetResult();
-        _stopping.Cancel();
+        if (first)
+        {
+            work?.TrySetResult();
+            room?.TrySetResult();
+            _stopping.Cancel();
+        }
+
+        // Each caller decides for itself: one inside a handler (this one's, or another's that may be
+        // waiting for this one) must not wait, or the two would wait for each other.
         if (running is not null && InHandler.Value is null)
         {
             await running.ConfigureAwait(false);

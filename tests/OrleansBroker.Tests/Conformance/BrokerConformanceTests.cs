@@ -453,6 +453,30 @@ public abstract class BrokerConformanceTests
     }
 
     [Fact]
+    public async Task Disconnect_WhileAHandlerRuns_ThatThenUnsubscribesItself_DoesNotDeadlock()
+    {
+        var broker = await ConnectedBroker();
+        var topic = Topics.Unique();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ISubscriber? self = null;
+        self = await broker.SubscribeAsync(topic, async (_, _) =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            await self!.UnsubscribeAsync();
+        });
+        await broker.PublishAsync(topic, Message.FromString("x"));
+        await entered.Task.WaitAsync(Eventually.DefaultTimeout);
+
+        // The disconnect waits for the running handler; the handler's own unsubscribe must not wait for itself.
+        var disconnecting = broker.DisconnectAsync();
+        release.SetResult();
+        await disconnecting.WaitAsync(Eventually.DefaultTimeout);
+        Assert.False(broker.IsConnected);
+    }
+
+    [Fact]
     public async Task Handler_MayPublishAndSubscribe_WithoutDeadlock()
     {
         await using var broker = await ConnectedBroker();
