@@ -104,6 +104,18 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
         return true;
     }
 
+    /// <summary>Gives up on every gap now (the activation is going), handing over all that waited, in order.</summary>
+    public void FlushAll(List<DeliveryBatch> ready)
+    {
+        if (_held.Count > 0)
+        {
+            HeldBytes = 0;
+            ready.AddRange(_held.Values);
+            _next = _held.Keys.Last() + 1;
+            _held.Clear();
+        }
+    }
+
     /// <summary>Gives up on a gap that has lasted too long, handing over what waited behind it.</summary>
     public void Flush(List<DeliveryBatch> ready, DateTime now)
     {

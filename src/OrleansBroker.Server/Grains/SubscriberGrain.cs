@@ -95,9 +95,10 @@ internal sealed partial class SubscriberGrain(
     public async Task<TimeSpan> Attach(SubscriptionSpec spec, IMessageObserver observer)
     {
         ValidateAttach(spec, observer);
-        if (_ending is { } ending)
+        while (_ending is { IsCompleted: false } ending)
         {
             // An ending in progress finishes first: it would otherwise reset what this attach sets.
+            // Again after each: another attach and ending may have come and gone meanwhile.
             await ending;
         }
 
@@ -294,6 +295,23 @@ internal sealed partial class SubscriberGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // Batches held back for a gap would not survive the activation: they go out now, in order.
+        if (_gate.HasGap && Spec is not null)
+        {
+            _ready.Clear();
+            _gate.FlushAll(_ready);
+            EnqueueReady();
+        }
+
+        // What a closing client refused waits for its Detach, which would reach the next activation
+        // without it: hand it back now.
+        if (_unaccepted.Count > 0 && Spec is { } leaving)
+        {
+            var refused = _unaccepted.ToArray();
+            _unaccepted.Clear();
+            await HandBackAsync(leaving, refused);
+        }
+
         if (reason.ReasonCode == DeactivationReasonCode.DirectoryFailure)
         {
             // The silo that held this grain's directory registration is leaving, and the grain's next
@@ -646,6 +664,8 @@ internal sealed partial class SubscriberGrain(
         _pending.Clear();
         _pendingCount = 0;
         _pendingBytes = 0;
+        _inFlight = null;
+        _inFlightBytes = 0;
         _unaccepted.Clear();
     }
 

@@ -203,9 +203,16 @@ internal sealed partial class TopicGrain(
 
         var now = DateTime.UtcNow;
         state.State.Delivered = Math.Max(0, state.State.Delivered - batch.Length);
-        if (_targets.TryGetValue(subscriptionId, out var full) && full.Queue is { } queue && _groups.TryGetValue(queue, out var group))
+        // A member that left meanwhile is looked up among the departed: its group still takes these.
+        var known = _targets.TryGetValue(subscriptionId, out var full);
+        var queue = known ? full!.Queue : _departed.GetValueOrDefault(subscriptionId);
+        if (queue is not null && _groups.TryGetValue(queue, out var group))
         {
-            full.FullUntil = now + FullMemberPause;
+            if (known)
+            {
+                full!.FullUntil = now + FullMemberPause;
+            }
+
             if (group.Distribute(batch, this, now, skipFull: true))
             {
                 return Task.CompletedTask;
