@@ -78,6 +78,7 @@ internal sealed partial class SubscriberGrain(
         // Back after idle collection or a move. The old lease is unknown: grant a fresh one, so a
         // dead client costs at most one more lease.
         StartLease();
+        LogDebugActivated(logger, Id, _sender, state.State.Handover?.Stream, state.State.Handover?.Next);
         if (state.State.Handover is { } position)
         {
             // A graceful handover: carry on the same stream (batches in flight belong to it).
@@ -295,6 +296,7 @@ internal sealed partial class SubscriberGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        LogDebugDeactivating(logger, Id, _sender, reason.ReasonCode, _sent, _inFlight?.Number, _pendingCount, _gate.Stream, _gate.Position.Next);
         // Batches held back for a gap would not survive the activation: they go out now, in order.
         if (_gate.HasGap && Spec is not null)
         {
@@ -701,6 +703,12 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: its directory registration was lost; {Count} buffered message(s) sent to the client without waiting for answers")]
     private static partial void LogInformationSentWithoutAnswers(ILogger logger, string id, int count);
+
+    [LoggerMessage(42, LogLevel.Debug, "Subscription {Id}: activated as sender {Sender}; handed over: stream {Stream}, next batch {Next} (none: it asks its topic for a new stream)")]
+    private static partial void LogDebugActivated(ILogger logger, string id, long sender, long? stream, long? next);
+
+    [LoggerMessage(43, LogLevel.Debug, "Subscription {Id}: sender {Sender} deactivating ({Reason}); delivery {Sent} numbered last, {InFlight} waiting for its answer, {Pending} message(s) buffered; stream {Stream} at batch {Next}")]
+    private static partial void LogDebugDeactivating(ILogger logger, string id, long sender, DeactivationReasonCode reason, long sent, long? inFlight, int pending, long stream, long next);
 
     [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
     private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);

@@ -41,6 +41,7 @@ internal sealed partial class TopicGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var handover = state.State.Handover;
+        LogDebugActivated(logger, Topic, state.State.Subscriptions.Count, handover?.Count ?? 0, state.State.PublisherHandover?.Count ?? 0);
         foreach (var (id, queue) in state.State.Subscriptions)
         {
             var target = AddTarget(id, queue);
@@ -68,6 +69,7 @@ internal sealed partial class TopicGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        LogDebugDeactivating(logger, Topic, reason.ReasonCode, _targets.Count);
         // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
         // one with subscribers keeps its counters, and hands its streams' positions to its next activation.
         await _writing;
@@ -397,6 +399,12 @@ internal sealed partial class TopicGrain(
             }
         }
     }
+
+    [LoggerMessage(23, LogLevel.Debug, "Topic '{Topic}': activated with {Subscriptions} subscription(s), {Streams} stream position(s) and {Publishers} publisher number(s) handed over (a subscription without one starts a new stream)")]
+    private static partial void LogDebugActivated(ILogger logger, string topic, int subscriptions, int streams, int publishers);
+
+    [LoggerMessage(24, LogLevel.Debug, "Topic '{Topic}': deactivating ({Reason}) with {Subscriptions} subscription(s)")]
+    private static partial void LogDebugDeactivating(ILogger logger, string topic, DeactivationReasonCode reason, int subscriptions);
 
     [LoggerMessage(22, LogLevel.Warning, "Topic '{Topic}': storing its subscriptions failed; retried with the next change")]
     private static partial void LogWarningPersistFailed(ILogger logger, Exception exception, string topic);

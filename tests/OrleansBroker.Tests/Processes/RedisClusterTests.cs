@@ -206,7 +206,34 @@ public sealed partial class RedisClusterTests(ITestOutputHelper output) : IAsync
             ReceivedAfterHeal: afterFailure.Count,
             LongestGap: longestGap);
         output.WriteLine($"{topic}: {run}; first delivery {firstAfter.TotalSeconds:0.00} s after the failure; at {Rate} msg/s");
+        foreach (var line in OutOfOrderReport(received, numbers, failedAt))
+        {
+            output.WriteLine($"{topic}: {line}");
+        }
+
         return run;
+    }
+
+    /// <summary>
+    /// Each place where a number came after a larger one: the two numbers, when each was read relative to the failure,
+    /// how many later messages overtook it and the numbers around it, so that a failed order assertion says which
+    /// messages moved and how far.
+    /// </summary>
+    private static IEnumerable<string> OutOfOrderReport(IReadOnlyList<(DateTime At, string Line)> received, List<int> numbers, DateTime failedAt)
+    {
+        for (var i = 1; i < numbers.Count; i++)
+        {
+            if (numbers[i] >= numbers[i - 1])
+            {
+                continue;
+            }
+
+            var overtakenBy = numbers.Take(i).Count(n => n > numbers[i]);
+            var around = numbers.Skip(Math.Max(0, i - 8)).Take(16).Select((n, k) => Math.Max(0, i - 8) + k == i ? $"[{n}]" : n.ToString());
+            yield return $"out of order at #{i}: m-{numbers[i]} ({(received[i].At - failedAt).TotalSeconds:0.000} s after the failure) "
+                + $"came after m-{numbers[i - 1]} ({(received[i - 1].At - failedAt).TotalSeconds:0.000} s), "
+                + $"overtaken by {overtakenBy} later message(s); around it: {string.Join(' ', around)}";
+        }
     }
 
     /// <summary>The first line in which a silo says it removed a subscription of <paramref name="topic"/>, with the time it was read.</summary>
