@@ -37,7 +37,8 @@ internal sealed class Arguments
         }
     }
 
-    public bool Has(string name) => _result.GetResult(_options[name]) is not null;
+    // An option with a default value (every flag) has an implicit result when not given: only an explicit one counts.
+    public bool Has(string name) => _result.GetResult(_options[name]) is { Implicit: false };
 
     public string? Get(string name) => _result.GetValue<string>(name);
 

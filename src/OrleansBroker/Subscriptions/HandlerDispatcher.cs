@@ -32,7 +32,10 @@ internal sealed partial class HandlerDispatcher
     private bool _closed;
     private TaskCompletionSource? _work;
     private TaskCompletionSource? _room;
-    private TaskCompletionSource? _running;
+    // A handler call is in progress; a closer that must wait for it gets _idle, made only then, so
+    // the hot path allocates nothing per message.
+    private bool _running;
+    private TaskCompletionSource? _idle;
 
     /// <param name="topic">The subscription's topic, for events and logs.</param>
     /// <param name="handler">The user's handler, called one message at a time.</param>
@@ -137,7 +140,7 @@ internal sealed partial class HandlerDispatcher
                 room = TakeSignal(ref _room);
             }
 
-            running = _running?.Task;
+            running = _running ? (_idle ??= NewSignal()).Task : null;
         }
 
         if (first)
@@ -166,7 +169,6 @@ internal sealed partial class HandlerDispatcher
         {
             Message message;
             Task? work = null;
-            TaskCompletionSource running;
             TaskCompletionSource? room = null;
             lock (_gate)
             {
@@ -178,7 +180,6 @@ internal sealed partial class HandlerDispatcher
                 if (_batches.Count == 0)
                 {
                     work = (_work ??= NewSignal()).Task;
-                    running = null!;
                     message = null!;
                 }
                 else
@@ -193,7 +194,7 @@ internal sealed partial class HandlerDispatcher
                         room = TakeSignal(ref _room);
                     }
 
-                    _running = running = NewSignal();
+                    _running = true;
                 }
             }
 
@@ -205,6 +206,7 @@ internal sealed partial class HandlerDispatcher
 
             room?.TrySetResult();
             InHandler.Value = this;
+            TaskCompletionSource? idle;
             try
             {
                 await HandleAsync(message).ConfigureAwait(false);
@@ -219,10 +221,11 @@ internal sealed partial class HandlerDispatcher
                         _pending--;
                     }
 
-                    _running = null;
+                    _running = false;
+                    idle = TakeSignal(ref _idle);
                 }
 
-                running.TrySetResult();
+                idle?.TrySetResult();
             }
         }
     }
