@@ -3,15 +3,16 @@ using Orleans.TestingHost;
 
 namespace OrleansBroker.Tests.Infrastructure;
 
-/// <summary>A two-silo TestCluster configured with nothing but AddBroker(), shared by the cluster tests.</summary>
-public sealed class ClusterFixture : IAsyncLifetime
+/// <summary>A TestCluster shared by a collection of tests, its silos configured by <typeparamref name="TConfigurator"/>.</summary>
+public abstract class ClusterFixture<TConfigurator>(int silos) : IAsyncLifetime
+    where TConfigurator : ISiloConfigurator, new()
 {
     public TestCluster Cluster { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(2);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        var builder = new TestClusterBuilder((short)silos);
+        builder.AddSiloBuilderConfigurator<TConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -21,8 +22,12 @@ public sealed class ClusterFixture : IAsyncLifetime
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
     }
+}
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+/// <summary>A two-silo TestCluster configured with nothing but AddBroker(), shared by the cluster tests.</summary>
+public sealed class ClusterFixture() : ClusterFixture<ClusterFixture.SiloConfigurator>(2)
+{
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddBroker();
     }

@@ -1,5 +1,4 @@
 using Orleans.Hosting;
-using Orleans.TestingHost;
 using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Tests.Trust;
@@ -62,27 +61,11 @@ public sealed class SubscriberMemoryTests(SmallBudgetFixture fixture)
 }
 
 /// <summary>One silo whose subscriptions may hold 1 MiB each.</summary>
-public sealed class SmallBudgetFixture : IAsyncLifetime
+public sealed class SmallBudgetFixture() : ClusterFixture<SmallBudgetFixture.SiloConfigurator>(1)
 {
     public const long Budget = 1024 * 1024;
 
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) => siloBuilder.AddBroker(o => o.MaxSubscriptionBytes = Budget);
     }
