@@ -1,4 +1,5 @@
 using Orleans.Hosting;
+using Orleans.TestingHost;
 using OrleansBroker.Tests.Infrastructure;
 
 namespace OrleansBroker.Tests.Trust;
