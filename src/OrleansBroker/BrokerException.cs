@@ -20,6 +20,9 @@ public enum BrokerErrorCode
 
     /// <summary>The cluster could not be reached or did not answer in time.</summary>
     Unavailable,
+
+    /// <summary>A durable subscription of the topic holds <see cref="SubscribeOptions.MaxBacklog"/> messages; nothing was accepted.</summary>
+    BacklogFull,
 }
 
 /// <summary>

@@ -181,10 +181,16 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     public async Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
         SubscribeOptions? options = null, CancellationToken cancellationToken = default)
     {
-        Validation.ValidateTopic(topic);
+        Validation.ValidateReadableTopic(topic);
         ArgumentNullException.ThrowIfNull(handler);
         options = Validation.ValidateSubscribeOptions(options);
         cancellationToken.ThrowIfCancellationRequested();
+        if (options.Durable)
+        {
+            // The durable path (stored log, redelivery, dead letters) is being built; refuse rather than pretend.
+            throw new NotSupportedException("Durable subscriptions are not available in this build.");
+        }
+
         Validation.ThrowIfNotConnected(_connected);
 
         var subscription = new ClusterSubscription(this, _client, topic, handler, options, _logger);
@@ -224,9 +230,21 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     /// <inheritdoc/>
     public async Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
-        Validation.ValidateTopic(topic);
+        Validation.ValidateReadableTopic(topic);
         var snapshot = await CallClusterAsync(() => _client.GetGrain<ITopicGrain>(topic).GetInfo(), cancellationToken).ConfigureAwait(false);
         return snapshot?.ToInfo();
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> DeleteDurableAsync(string topic, string queue, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateReadableTopic(topic);
+        ArgumentNullException.ThrowIfNull(queue);
+        Validation.ValidateQueue(queue);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // No durable subscription can exist until the durable path is built (SubscribeAsync refuses Durable).
+        return Task.FromResult(false);
     }
 
     /// <inheritdoc/>

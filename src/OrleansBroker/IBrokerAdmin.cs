@@ -8,6 +8,12 @@ public interface IBrokerAdmin
 
     /// <summary>The topic's figures, or null for a topic the broker does not know.</summary>
     Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes the durable subscription (topic, queue): ends its members and drops its backlog.
+    /// False when there was none.
+    /// </summary>
+    Task<bool> DeleteDurableAsync(string topic, string queue, CancellationToken cancellationToken = default);
 }
 
 /// <param name="Topic">The topic's name.</param>
@@ -30,4 +36,7 @@ public sealed record TopicInfo(
 
     /// <summary>Where the topic lives now: the address of the silo hosting its grain (null for an in-process broker).</summary>
     public string? Host { get; init; }
+
+    /// <summary>The topic's durable subscriptions, ordered by queue; empty when none.</summary>
+    public IReadOnlyList<DurableInfo> Durables { get; init; } = [];
 }

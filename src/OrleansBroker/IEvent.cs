@@ -13,10 +13,26 @@ public interface IEvent
     Exception? Error { get; }
 
     /// <summary>
-    /// Acknowledges the message. Redelivery of unacknowledged messages is not built yet,
-    /// so this completes at once whatever <see cref="SubscribeOptions.AutoAck"/> says.
+    /// 1 on the first delivery of this message, n on the nth (durable subscriptions redeliver;
+    /// a plain subscription's messages are always 1).
+    /// </summary>
+    int DeliveryCount { get; }
+
+    /// <summary>
+    /// Acknowledges a durable subscription's message, so it is not redelivered; with
+    /// <see cref="SubscribeOptions.AutoAck"/> the broker acks when the handler returns.
+    /// An ack after the message was redelivered or handed over changes nothing.
+    /// On a plain subscription it completes at once and changes nothing.
     /// </summary>
     Task AckAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Has a durable subscription's message redelivered after <paramref name="delay"/>
+    /// (null: the backoff, 1 s doubling with each delivery up to <see cref="SubscribeOptions.AckWait"/>; zero: at once).
+    /// On a plain subscription it completes at once and changes nothing.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The delay is negative.</exception>
+    Task NakAsync(TimeSpan? delay = null, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Handles one message of a subscription; the token is cancelled when the subscription ends.</summary>

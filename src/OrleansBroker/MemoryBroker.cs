@@ -122,10 +122,16 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     public Task<ISubscriber> SubscribeAsync(string topic, MessageHandler handler,
         SubscribeOptions? options = null, CancellationToken cancellationToken = default)
     {
-        Validation.ValidateTopic(topic);
+        Validation.ValidateReadableTopic(topic);
         ArgumentNullException.ThrowIfNull(handler);
         options = Validation.ValidateSubscribeOptions(options);
         cancellationToken.ThrowIfCancellationRequested();
+        if (options.Durable)
+        {
+            // The durable path (stored log, redelivery, dead letters) is being built; refuse rather than pretend.
+            throw new NotSupportedException("Durable subscriptions are not available in this build.");
+        }
+
         lock (_gate)
         {
             Validation.ThrowIfNotConnected(_connected);
@@ -150,11 +156,23 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     /// <inheritdoc/>
     public Task<TopicInfo?> GetTopicAsync(string topic, CancellationToken cancellationToken = default)
     {
-        Validation.ValidateTopic(topic);
+        Validation.ValidateReadableTopic(topic);
         lock (_gate)
         {
             return Task.FromResult(_topics.TryGetValue(topic, out var found) ? found.ToInfo() : null);
         }
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> DeleteDurableAsync(string topic, string queue, CancellationToken cancellationToken = default)
+    {
+        Validation.ValidateReadableTopic(topic);
+        ArgumentNullException.ThrowIfNull(queue);
+        Validation.ValidateQueue(queue);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // No durable subscription can exist until the durable path is built (SubscribeAsync refuses Durable).
+        return Task.FromResult(false);
     }
 
     /// <inheritdoc/>

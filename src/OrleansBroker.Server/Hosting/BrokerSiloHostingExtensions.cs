@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using OrleansBroker;
+using OrleansBroker.Durable;
 
 namespace Orleans.Hosting;
 
@@ -10,7 +12,8 @@ public static class BrokerSiloHostingExtensions
 {
     /// <summary>
     /// Adds the broker: its options and, unless a grain storage named
-    /// <see cref="BrokerSiloOptions.StorageName"/> is registered already, in-memory storage under that name.
+    /// <see cref="BrokerSiloOptions.StorageName"/> is registered already, in-memory storage under that name;
+    /// unless an <see cref="IDurableLog"/> is registered already, the in-memory <see cref="MemoryDurableLog"/>.
     /// </summary>
     public static ISiloBuilder AddBroker(this ISiloBuilder builder, Action<BrokerSiloOptions>? configure = null)
     {
@@ -28,6 +31,7 @@ public static class BrokerSiloHostingExtensions
             builder.AddMemoryGrainStorage(BrokerSiloOptions.StorageName);
         }
 
+        builder.Services.TryAddSingleton<IDurableLog, MemoryDurableLog>();
         return builder;
     }
 }

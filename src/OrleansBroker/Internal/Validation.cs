@@ -18,6 +18,46 @@ internal static class Validation
         }
     }
 
+    /// <summary>
+    /// A topic that may be subscribed, looked up or have its durables deleted: any valid topic, and
+    /// the broker's dead-letter topics (<see cref="DeadLetter.TopicOf"/>), which only the broker publishes to.
+    /// </summary>
+    public static void ValidateReadableTopic(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        if (!topic.StartsWith(DeadLetter.TopicPrefix, StringComparison.Ordinal))
+        {
+            ValidateTopic(topic);
+            return;
+        }
+
+        // "$DLQ." + topic + "." + queue: longer than a topic may be, and the queue part may hold any queue character.
+        var rest = topic.AsSpan(DeadLetter.TopicPrefix.Length);
+        var error = rest.Length switch
+        {
+            0 => "it names no topic",
+            > (2 * MaxNameLength) + 1 => "it is longer than a dead-letter topic can be",
+            _ => null,
+        };
+        foreach (var c in rest)
+        {
+            if (error is not null)
+            {
+                break;
+            }
+
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or ':' or '/' or '.'))
+            {
+                error = $"'{Printable(c.ToString())}' is not allowed";
+            }
+        }
+
+        if (error is not null)
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidTopic, $"Invalid topic '{Printable(topic)}': {error}.");
+        }
+    }
+
     public static void ValidateQueue(string? queue)
     {
         if (queue is null)
@@ -145,13 +185,40 @@ internal static class Validation
     {
         options ??= new SubscribeOptions();
         ValidateQueue(options.Queue);
-        if (options.MaxPending < 1)
+        if (options.Durable && options.Queue is null)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxPending,
-                $"{nameof(SubscribeOptions.MaxPending)} must be at least 1.");
+            throw new BrokerException(BrokerErrorCode.InvalidQueue,
+                "A durable subscription needs a queue: the pair (topic, queue) names it.");
+        }
+
+        AtLeastOne(options.MaxPending, nameof(SubscribeOptions.MaxPending));
+        AtLeastOne(options.MaxDeliver, nameof(SubscribeOptions.MaxDeliver));
+        AtLeastOne(options.MaxAckPending, nameof(SubscribeOptions.MaxAckPending));
+        AtLeastOne(options.MaxBacklog, nameof(SubscribeOptions.MaxBacklog));
+        if (options.AckWait <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.AckWait,
+                $"{nameof(SubscribeOptions.AckWait)} must be positive.");
         }
 
         return options;
+    }
+
+    /// <summary>A <see cref="IEvent.NakAsync"/> delay: null (the backoff), zero (at once) or positive.</summary>
+    public static void ValidateNakDelay(TimeSpan? delay)
+    {
+        if (delay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(delay), delay, "The delay must not be negative.");
+        }
+    }
+
+    private static void AtLeastOne(long value, string name)
+    {
+        if (value < 1)
+        {
+            throw new ArgumentOutOfRangeException("options", value, $"{name} must be at least 1.");
+        }
     }
 
     private static string? TopicError(string topic)

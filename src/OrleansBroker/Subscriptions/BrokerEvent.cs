@@ -9,6 +9,14 @@ internal sealed class BrokerEvent(string topic, Message message) : IEvent
 
     public Exception? Error { get; internal set; }
 
-    // Redelivery of unacknowledged messages comes later; until then there is nothing to confirm.
+    public int DeliveryCount => 1;
+
+    // A plain subscription's message is never redelivered: there is nothing to confirm.
     public Task AckAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task NakAsync(TimeSpan? delay = null, CancellationToken cancellationToken = default)
+    {
+        Internal.Validation.ValidateNakDelay(delay);
+        return Task.CompletedTask;
+    }
 }
