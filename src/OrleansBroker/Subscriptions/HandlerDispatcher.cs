@@ -26,7 +26,8 @@ internal sealed partial class HandlerDispatcher
     private readonly int? _batchCapacity;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
-    private readonly Queue<Message[]> _batches = new();
+    private readonly IAckSink? _acks;
+    private readonly Queue<Batch> _batches = new();
     private int _head;
     private int _pending;
     private bool _closed;
@@ -46,9 +47,11 @@ internal sealed partial class HandlerDispatcher
     /// Null: messages queue up to <see cref="SubscribeOptions.MaxPending"/> in <see cref="TryPost"/>.
     /// A number: at most that many batches wait, and <see cref="PostAsync"/> waits for room, pushing back on the sender.
     /// </param>
+    /// <param name="acks">A durable subscription's: where its events' acks and naks go. Null for a plain subscription.</param>
     public HandlerDispatcher(string topic, MessageHandler handler, BrokerOptions brokerOptions,
-        SubscribeOptions options, ILogger logger, int? batchCapacity = null)
+        SubscribeOptions options, ILogger logger, int? batchCapacity = null, IAckSink? acks = null)
     {
+        _acks = acks;
         _topic = topic;
         _handler = handler;
         _brokerOptions = brokerOptions;
@@ -59,7 +62,9 @@ internal sealed partial class HandlerDispatcher
     }
 
     /// <summary>Queues one message unless <see cref="SubscribeOptions.MaxPending"/> are already waiting or it is closed; false: not taken.</summary>
-    public bool TryPost(Message message)
+    /// <param name="message">The message.</param>
+    /// <param name="tag">A durable subscription's delivery tag; null for a plain subscription.</param>
+    public bool TryPost(Message message, DeliveryTag? tag = null)
     {
         TaskCompletionSource? work;
         lock (_gate)
@@ -69,7 +74,7 @@ internal sealed partial class HandlerDispatcher
                 return false;
             }
 
-            _batches.Enqueue([message]);
+            _batches.Enqueue(new Batch([message], tag is { } t ? [t] : null));
             _pending++;
             work = TakeSignal(ref _work);
         }
@@ -79,7 +84,9 @@ internal sealed partial class HandlerDispatcher
     }
 
     /// <summary>Queues a batch, waiting while <c>batchCapacity</c> batches wait; false: closed, the batch was not taken.</summary>
-    public async ValueTask<bool> PostAsync(Message[] batch)
+    /// <param name="batch">The messages, in order.</param>
+    /// <param name="tags">A durable subscription's delivery tags, one per message; null for a plain subscription.</param>
+    public async ValueTask<bool> PostAsync(Message[] batch, DeliveryTag[]? tags = null)
     {
         while (true)
         {
@@ -99,7 +106,7 @@ internal sealed partial class HandlerDispatcher
                 }
                 else
                 {
-                    _batches.Enqueue(batch);
+                    _batches.Enqueue(new Batch(batch, tags));
                     _pending += batch.Length;
                     work = TakeSignal(ref _work);
                     room = Task.CompletedTask;
@@ -132,7 +139,7 @@ internal sealed partial class HandlerDispatcher
             if (!_closed)
             {
                 first = _closed = true;
-                unbegun = _batches.Count == 0 ? [] : _batches.SelectMany((b, i) => i == 0 ? b.Skip(_head) : b).ToArray();
+                unbegun = _batches.Count == 0 ? [] : _batches.SelectMany((b, i) => i == 0 ? b.Messages.Skip(_head) : b.Messages).ToArray();
                 _batches.Clear();
                 _head = 0;
                 _pending = 0;
@@ -168,6 +175,7 @@ internal sealed partial class HandlerDispatcher
         while (true)
         {
             Message message;
+            DeliveryTag? tag = null;
             Task? work = null;
             TaskCompletionSource? room = null;
             lock (_gate)
@@ -186,8 +194,9 @@ internal sealed partial class HandlerDispatcher
                 {
                     // Taken and marked running in one step, so a close either hands it back or waits for it.
                     var batch = _batches.Peek();
-                    message = batch[_head++];
-                    if (_head == batch.Length)
+                    tag = batch.Tags?[_head];
+                    message = batch.Messages[_head++];
+                    if (_head == batch.Messages.Length)
                     {
                         _batches.Dequeue();
                         _head = 0;
@@ -209,7 +218,7 @@ internal sealed partial class HandlerDispatcher
             TaskCompletionSource? idle;
             try
             {
-                await HandleAsync(message).ConfigureAwait(false);
+                await HandleAsync(message, tag).ConfigureAwait(false);
             }
             finally
             {
@@ -239,9 +248,9 @@ internal sealed partial class HandlerDispatcher
         return taken;
     }
 
-    private async Task HandleAsync(Message message)
+    private async Task HandleAsync(Message message, DeliveryTag? tag)
     {
-        var evt = new BrokerEvent(_topic, message);
+        var evt = new BrokerEvent(_topic, message, _acks, tag);
         using var processing = ProcessScope.Start(_topic, _options.Queue, message);
         Exception? error = null;
         try
@@ -260,6 +269,8 @@ internal sealed partial class HandlerDispatcher
         processing.Completed(error);
         if (error is not null)
         {
+            // A durable message whose handler failed before it was settled comes back after the backoff, AutoAck or not.
+            await evt.NakUnsettledAsync().ConfigureAwait(false);
             evt.Error = error;
             await ReportAsync(evt).ConfigureAwait(false);
         }
@@ -288,4 +299,7 @@ internal sealed partial class HandlerDispatcher
 
     [LoggerMessage(2, LogLevel.Error, "The ErrorHandler failed for a message of topic '{Topic}'")]
     private static partial void LogErrorErrorHandlerFailed(ILogger logger, Exception exception, string topic);
+
+    // The messages of one delivery, with their durable tags when the subscription is durable.
+    private readonly record struct Batch(Message[] Messages, DeliveryTag[]? Tags);
 }
