@@ -19,7 +19,7 @@ internal sealed class ClientCommandLine : RootCommand
     /// <param name="environment">Where the defaults of the shared options come from; the process's environment when null.</param>
     public ClientCommandLine(Func<string, string?>? environment = null)
         : base("""
-            OrleansBroker's command-line client: publish, subscribe and list topics on a running cluster.
+            OrleansBroker's command-line client: publish, subscribe, list topics and delete durable subscriptions on a running cluster.
             The default gateway is localhost:30000. With --redis (or Broker__Redis in the environment) the client
             finds the silos through Redis membership. Exit codes: 0 done, 1 the cluster could not do it, 2 bad input.
             """)
@@ -28,9 +28,11 @@ internal sealed class ClientCommandLine : RootCommand
         Pub = new PubCommand(Connection);
         Sub = new SubCommand(Connection);
         Topics = new TopicsCommand(Connection);
+        Durable = new DurableCommand(Connection);
         Add(Pub);
         Add(Sub);
         Add(Topics);
+        Add(Durable);
         Connection.AddTo(this);
     }
 
@@ -41,6 +43,8 @@ internal sealed class ClientCommandLine : RootCommand
     public SubCommand Sub { get; }
 
     public TopicsCommand Topics { get; }
+
+    public DurableCommand Durable { get; }
 
     public ParseResult Parse(IReadOnlyList<string> args) => Parse(args, Configuration);
 

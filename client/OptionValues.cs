@@ -72,6 +72,39 @@ internal static class OptionValues
         return null;
     }
 
+    /// <summary>An option that wants a whole number of at least 1, named in its error.</summary>
+    public static Func<ArgumentResult, long?> Positive(string option) => result =>
+    {
+        var text = result.Tokens.Single().Value;
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0)
+        {
+            return value;
+        }
+
+        result.AddError($"{option} wants a positive number, not '{text}'");
+        return null;
+    };
+
+    /// <summary>An option that wants a positive duration: 500ms, 30s, 2m, or hh:mm:ss.</summary>
+    public static Func<ArgumentResult, TimeSpan?> Duration(string option) => result =>
+    {
+        var text = result.Tokens.Single().Value;
+        var (number, unit) = text.EndsWith("ms", StringComparison.Ordinal) ? (text[..^2], TimeSpan.FromMilliseconds(1))
+            : text.EndsWith('s') ? (text[..^1], TimeSpan.FromSeconds(1))
+            : text.EndsWith('m') ? (text[..^1], TimeSpan.FromMinutes(1))
+            : (null, TimeSpan.Zero);
+        TimeSpan? duration = number is not null
+            ? double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n * unit.TotalSeconds < TimeSpan.MaxValue.TotalSeconds ? n * unit : null
+            : TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+        if (duration > TimeSpan.Zero)
+        {
+            return duration;
+        }
+
+        result.AddError($"{option} wants a positive duration (500ms, 30s, 2m or hh:mm:ss), not '{text}'");
+        return null;
+    };
+
     /// <summary>A --rate: messages per second, more than 0, fractions allowed.</summary>
     public static double? Rate(ArgumentResult result)
     {

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace OrleansBroker.Cli.Commands;
 
-/// <summary><c>topics</c>: a table of the cluster's topics and their figures.</summary>
+/// <summary><c>topics</c>: a table of the cluster's topics and their figures, then one of their durable subscriptions.</summary>
 internal sealed class TopicsCommand : Command
 {
     public TopicsCommand(ConnectionOptions connection)
@@ -31,17 +31,40 @@ internal sealed class TopicsCommand : Command
             t.Dropped.ToString(),
             t.Host ?? "-",
         }));
-        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
-        foreach (var row in rows)
-        {
-            output.WriteLine(string.Join("  ", row.Select((cell, c) => c is 0 or 2 or 6 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
-        }
-
+        WriteTable(output, rows, leftAligned: [0, 2, 6]);
         if (topics.Count == 0)
         {
             output.WriteLine("(no topics)");
         }
 
+        var durables = topics.SelectMany(t => t.Durables.Select(d => (t.Topic, Durable: d))).ToList();
+        if (durables.Count > 0)
+        {
+            // Named topic/queue, so no row here starts like a topic's row above.
+            output.WriteLine();
+            WriteTable(output, [
+                ["DURABLE", "MEMBERS", "BACKLOG", "ACK PENDING", "REDELIVERED", "DEAD-LETTERED"],
+                .. durables.Select(d => new[]
+                {
+                    $"{d.Topic}/{d.Durable.Queue}",
+                    d.Durable.Members.ToString(),
+                    d.Durable.Backlog.ToString(),
+                    d.Durable.AckPending.ToString(),
+                    d.Durable.Redelivered.ToString(),
+                    d.Durable.DeadLettered.ToString(),
+                }),
+            ], leftAligned: [0]);
+        }
+
         return 0;
+    }
+
+    private static void WriteTable(TextWriter output, List<string[]> rows, int[] leftAligned)
+    {
+        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (var row in rows)
+        {
+            output.WriteLine(string.Join("  ", row.Select((cell, c) => leftAligned.Contains(c) ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
+        }
     }
 }

@@ -39,7 +39,40 @@ public sealed class CommandLineTests
         var cli = new Cli.ClientCommandLine(NoEnvironment);
         var result = cli.Parse(["sub", "orders", "--queue", "workers", "--count", "3", "--headers"]);
         Assert.Null(Cli.ClientCommandLine.Error(result));
-        Assert.Equal(new SubRequest { Topic = "orders", Queue = "workers", Count = 3, ShowHeaders = true }, cli.Sub.Bind(result));
+        Assert.Equal(new SubRequest { Topic = "orders", Count = 3, ShowHeaders = true, Options = new SubscribeOptions { Queue = "workers" } }, cli.Sub.Bind(result));
+    }
+
+    [Fact]
+    public void Sub_ParsesDurableOptions()
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(["sub", "orders", "--queue", "billing", "--durable", "--ack-wait", "1.5s", "--max-deliver", "3", "--max-ack-pending", "50"]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        var options = cli.Sub.Bind(result).Options;
+        Assert.Equal((true, "billing", TimeSpan.FromSeconds(1.5), 3, 50), (options.Durable, options.Queue, options.AckWait, options.MaxDeliver, options.MaxAckPending));
+
+        var plain = cli.Sub.Bind(cli.Parse(["sub", "orders", "--queue", "billing"])).Options;
+        Assert.Equal(new SubscribeOptions { Queue = "billing" }, plain);
+    }
+
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("2m", 120_000)]
+    [InlineData("00:00:03", 3_000)]
+    public void AckWait_TakesUnitsOrAClockTime(string text, int milliseconds)
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        var result = cli.Parse(["sub", "orders", "--queue", "q", "--durable", "--ack-wait", text]);
+        Assert.Null(Cli.ClientCommandLine.Error(result));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), cli.Sub.Bind(result).Options.AckWait);
+    }
+
+    [Fact]
+    public void DurableDelete_SubscribesToDeadLetterTopicsToo()
+    {
+        var cli = new Cli.ClientCommandLine(NoEnvironment);
+        Assert.Null(Cli.ClientCommandLine.Error(cli.Parse(["durable", "delete", DeadLetter.TopicOf("orders", "billing"), DeadLetter.Queue])));
+        Assert.Null(Cli.ClientCommandLine.Error(cli.Parse(["sub", DeadLetter.TopicOf("orders", "billing"), "--queue", DeadLetter.Queue, "--durable"])));
     }
 
     [Fact]
@@ -51,7 +84,18 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData(new[] { "frob" }, "unknown command 'frob' (pub, sub, topics)")]
+    [InlineData(new[] { "frob" }, "unknown command 'frob' (pub, sub, topics, durable)")]
+    [InlineData(new[] { "sub", "t", "--durable" }, "--durable needs --queue")]
+    [InlineData(new[] { "sub", "t", "--queue", "q", "--ack-wait", "5s" }, "--ack-wait applies to a durable subscription only (add --durable)")]
+    [InlineData(new[] { "sub", "t", "--queue", "q", "--durable", "--ack-wait", "0s" }, "--ack-wait wants a positive duration")]
+    [InlineData(new[] { "sub", "t", "--queue", "q", "--durable", "--ack-wait", "soon" }, "--ack-wait wants a positive duration")]
+    [InlineData(new[] { "sub", "t", "--queue", "q", "--durable", "--max-deliver", "0" }, "--max-deliver wants a positive number, not '0'")]
+    [InlineData(new[] { "sub", "t", "--queue", "q", "--durable", "--max-ack-pending", "x" }, "--max-ack-pending wants a positive number, not 'x'")]
+    [InlineData(new[] { "durable" }, "Required command was not provided")]
+    [InlineData(new[] { "durable", "delete", "t" }, "Required argument missing for command: 'delete'")]
+    [InlineData(new[] { "durable", "delete", "$x", "q" }, "Invalid topic '$x'")]
+    [InlineData(new[] { "durable", "delete", "t", "a b" }, "Invalid queue 'a b'")]
+    [InlineData(new[] { "pub", "$DLQ.t.q", "b" }, "Invalid topic '$DLQ.t.q'")]
     [InlineData(new[] { "pub" }, "Required argument missing for command: 'pub'")]
     [InlineData(new[] { "pub", "t", "b", "c" }, "pub takes no more arguments: 'c'")]
     [InlineData(new[] { "sub" }, "Required argument missing for command: 'sub'")]
@@ -83,7 +127,7 @@ public sealed class CommandLineTests
     public void NoCommand_IsTheOneErrorThatShowsUsage()
     {
         var result = new Cli.ClientCommandLine(NoEnvironment).Parse(["--gateway", "h:1"]);
-        Assert.Equal("no command given (pub, sub, topics)", Cli.ClientCommandLine.Error(result));
+        Assert.Equal("no command given (pub, sub, topics, durable)", Cli.ClientCommandLine.Error(result));
         Assert.True(Cli.ClientCommandLine.LacksCommand(result));
     }
 
@@ -92,6 +136,7 @@ public sealed class CommandLineTests
     [InlineData("pub", "--help")]
     [InlineData("sub", "-h")]
     [InlineData("topics", "--help")]
+    [InlineData("durable", "delete", "--help")]
     public void Help_IsNoError_AndEachCommandHasItsOwn(params string[] args)
     {
         var cli = new Cli.ClientCommandLine(NoEnvironment);
