@@ -24,6 +24,7 @@ internal sealed class PubCommand : Command
         Add(Header);
         Add(Count);
         Add(Rate);
+        Add(Latency);
         Validators.Add(connection.Validate);
         SetAction((result, cancellationToken) => RunAsync(connection.Bind(result), Bind(result), cancellationToken));
     }
@@ -57,6 +58,11 @@ internal sealed class PubCommand : Command
         CustomParser = OptionValues.Rate,
     };
 
+    public Option<bool> Latency { get; } = new("--latency")
+    {
+        Description = "Print how long the publishes took, from each call to its completion (p50, p99, longest)",
+    };
+
     /// <summary>What <paramref name="result"/> asks pub to do; call only on a result without errors.</summary>
     public PubRequest Bind(ParseResult result) => new()
     {
@@ -65,6 +71,7 @@ internal sealed class PubCommand : Command
         Header = result.GetValue(Header) ?? new(StringComparer.Ordinal),
         Count = result.GetValue(Count) ?? 1,
         Rate = result.GetValue(Rate),
+        ReportLatency = result.GetValue(Latency),
     };
 
     private async Task<int> RunAsync(ConnectionSettings settings, PubRequest request, CancellationToken cancellationToken)
@@ -83,6 +90,7 @@ internal sealed class PubCommand : Command
         var count = request.Count;
         var fixedMessage = new Message(body.Bytes, request.Header);
         var tally = new PublishTally();
+        var latencies = request.ReportLatency ? new List<TimeSpan>() : null;
         var inFlight = new Queue<Task>();
         var clock = Stopwatch.StartNew();
         var nextProgress = TimeSpan.FromSeconds(1);
@@ -94,7 +102,8 @@ internal sealed class PubCommand : Command
             }
 
             var message = body.IsNumbered ? new Message(body.For(i + 1), request.Header) : fixedMessage;
-            inFlight.Enqueue(broker.PublishAsync(request.Topic, message, CancellationToken.None));
+            var publish = broker.PublishAsync(request.Topic, message, CancellationToken.None);
+            inFlight.Enqueue(latencies is null ? publish : TimedAsync(publish, clock, latencies));
             while (inFlight.Count >= PublishWindow || (inFlight.Count > 0 && inFlight.Peek().IsCompleted))
             {
                 await tally.Await(inFlight.Dequeue());
@@ -123,6 +132,13 @@ internal sealed class PubCommand : Command
         }
 
         output.WriteLine($"published {tally.Accepted} message(s) to {request.Topic}");
+        if (latencies is { Count: > 0 })
+        {
+            latencies.Sort();
+            output.WriteLine($"publish latency: p50 {Milliseconds(latencies[(latencies.Count - 1) / 2])}, "
+                + $"p99 {Milliseconds(latencies[(int)((latencies.Count - 1) * 0.99)])}, longest {Milliseconds(latencies[^1])}");
+        }
+
         if (tally.FirstError is { } error)
         {
             Console.Error.WriteLine($"client: {tally.Failed} message(s) were not accepted; the first error: {error.Message}");
@@ -131,6 +147,26 @@ internal sealed class PubCommand : Command
 
         return tally.Accepted == count ? 0 : 130;
     }
+
+    /// <summary>Completes as <paramref name="publish"/> does, noting how long it took from now (accepted or refused alike).</summary>
+    private static async Task TimedAsync(Task publish, Stopwatch clock, List<TimeSpan> latencies)
+    {
+        var started = clock.Elapsed;
+        try
+        {
+            await publish;
+        }
+        finally
+        {
+            // Continuations of one publisher's tasks may run on several threads.
+            lock (latencies)
+            {
+                latencies.Add(clock.Elapsed - started);
+            }
+        }
+    }
+
+    private static string Milliseconds(TimeSpan time) => $"{time.TotalMilliseconds:0.0} ms";
 
     private static async Task<MessageBody> ReadStandardInputAsync(CancellationToken cancellationToken)
     {

@@ -14,4 +14,7 @@ internal sealed record PubRequest
 
     /// <summary>Messages per second; null: as fast as the broker takes them.</summary>
     public double? Rate { get; init; }
+
+    /// <summary>Time each publish, from its call to its completion, and print the distribution at the end.</summary>
+    public bool ReportLatency { get; init; }
 }
