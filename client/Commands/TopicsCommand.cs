@@ -43,7 +43,7 @@ internal sealed class TopicsCommand : Command
             // Named topic/queue, so no row here starts like a topic's row above.
             output.WriteLine();
             WriteTable(output, [
-                ["DURABLE", "MEMBERS", "BACKLOG", "ACK PENDING", "REDELIVERED", "DEAD-LETTERED"],
+                ["DURABLE", "MEMBERS", "BACKLOG", "ACK-PENDING", "REDELIVERED", "DEAD-LETTERED", "HOST"],
                 .. durables.Select(d => new[]
                 {
                     $"{d.Topic}/{d.Durable.Queue}",
@@ -52,8 +52,9 @@ internal sealed class TopicsCommand : Command
                     d.Durable.AckPending.ToString(),
                     d.Durable.Redelivered.ToString(),
                     d.Durable.DeadLettered.ToString(),
+                    d.Durable.Host ?? "-",
                 }),
-            ], leftAligned: [0]);
+            ], leftAligned: [0, 6]);
         }
 
         return 0;

@@ -13,4 +13,8 @@ public sealed record DurableInfo(
     long Backlog,
     long AckPending,
     long Redelivered,
-    long DeadLettered);
+    long DeadLettered)
+{
+    /// <summary>Where the durable subscription's grain lives now: its silo's address (null for an in-process broker).</summary>
+    public string? Host { get; init; }
+}

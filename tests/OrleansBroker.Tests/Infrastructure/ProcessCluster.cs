@@ -84,6 +84,22 @@ public sealed partial class ProcessCluster : IDisposable
         return new TopicInfo(cells[0], int.Parse(cells[1]), new Dictionary<string, int>(), long.Parse(cells[3]), long.Parse(cells[4])) { Host = cells[6] };
     }
 
+    /// <summary>The durable subscription's row of the client's <c>topics</c> command: members, backlog, ack-pending, redelivered, dead-lettered and host.</summary>
+    public async Task<DurableInfo> Durable(string topic, string queue)
+    {
+        var result = await RunClientAsync(TimeSpan.FromSeconds(60), "topics");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"topics exited {result.ExitCode}: {string.Join(" ", result.Stderr)}");
+        }
+
+        var cells = result.Stdout.Single(l => l.StartsWith($"{topic}/{queue} ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return new DurableInfo(queue, int.Parse(cells[1]), long.Parse(cells[2]), long.Parse(cells[3]), long.Parse(cells[4]), long.Parse(cells[5]))
+        {
+            Host = cells[6] == "-" ? null : cells[6],
+        };
+    }
+
     /// <summary>The silo process at <paramref name="host"/> (a silo address as <see cref="TopicInfo.Host"/> gives it).</summary>
     public ProgramProcess SiloAt(string host) => _silos.Single(s => s.SiloPort == PortOf(host)).Process;
 
