@@ -33,7 +33,9 @@ internal sealed partial class DurableGrain(
     private static readonly TimeSpan PersistEvery = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
 
-    private readonly Dictionary<string, ISubscriberGrain> _members = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
+    private readonly long _sender = Random.Shared.NextInt64(1, long.MaxValue);
+    private long _reportedBacklog = long.MaxValue;
     private readonly List<string> _order = [];
     private readonly List<DurableLedger.Entry> _toDeadLetter = [];
     private DurableLedger _ledger = new(1);
@@ -100,7 +102,7 @@ internal sealed partial class DurableGrain(
             StartTimer();
         }
 
-        if (_members.TryAdd(memberId, GrainFactory.GetGrain<ISubscriberGrain>(memberId)))
+        if (_members.TryAdd(memberId, new Member(GrainFactory.GetGrain<ISubscriberGrain>(memberId))))
         {
             _order.Add(memberId);
             LogDebugMemberJoined(logger, _topic, _queue, memberId, _members.Count);
@@ -165,15 +167,16 @@ internal sealed partial class DurableGrain(
         Pump();
     }
 
-    public Task Settle(string memberId, DeliveryTag[] acks, DurableNak[] naks)
+    public Task Settle(string memberId, DeliveryTag[] begun, DeliveryTag[] acks, DurableNak[] naks)
     {
         ValidateKey();
         Validation.ValidateSubscriptionId(memberId);
+        ArgumentNullException.ThrowIfNull(begun);
         ArgumentNullException.ThrowIfNull(acks);
         ArgumentNullException.ThrowIfNull(naks);
-        if (acks.Length + naks.Length > MaxSettlesPerCall)
+        if (begun.Length + acks.Length + naks.Length > MaxSettlesPerCall)
         {
-            throw new ArgumentOutOfRangeException(nameof(acks), acks.Length + naks.Length, $"At most {MaxSettlesPerCall} acks and naks in one call.");
+            throw new ArgumentOutOfRangeException(nameof(acks), begun.Length + acks.Length + naks.Length, $"At most {MaxSettlesPerCall} tags in one call.");
         }
 
         foreach (var nak in naks)
@@ -186,13 +189,18 @@ internal sealed partial class DurableGrain(
             return Task.CompletedTask;
         }
 
+        var now = DateTime.UtcNow;
+        foreach (var tag in begun)
+        {
+            _ledger.Begin(memberId, tag, now + Settings.AckWait);
+        }
+
         var settled = 0;
         foreach (var ack in acks)
         {
             settled += _ledger.Ack(memberId, ack) ? 1 : 0;
         }
 
-        var now = DateTime.UtcNow;
         foreach (var nak in naks)
         {
             settled += _ledger.Nak(memberId, nak.Tag, nak.Delay ?? Backoff(nak.Tag.DeliveryCount), now) ? 1 : 0;
@@ -203,6 +211,12 @@ internal sealed partial class DurableGrain(
             _dirty = true;
             Fill();
             Pump();
+
+            // A topic that may be refusing publishes for this backlog hears at once that it shrank.
+            if (_reportedBacklog >= Settings.MaxBacklog / 2)
+            {
+                Report();
+            }
         }
 
         return Task.CompletedTask;
@@ -223,7 +237,7 @@ internal sealed partial class DurableGrain(
         var existed = state.State.Exists || registered;
         foreach (var member in _members.Values)
         {
-            _ = member.EndDurable();
+            _ = member.Grain.EndDurable();
         }
 
         _members.Clear();
@@ -327,13 +341,23 @@ internal sealed partial class DurableGrain(
         try
         {
             await state.WriteStateAsync();
-            _ = TopicDurables.ReportDurable(_queue, _ledger.Floor, _ledger.SettledAbove);
+            Report();
         }
         catch (Exception ex)
         {
             _dirty = true;
             LogWarningPersistFailed(logger, ex, _topic, _queue);
         }
+    }
+
+    /// <summary>
+    /// Tells the topic how far this subscription settled, for its backlog count and the log's trim. Ahead of
+    /// the stored floor is fine: what the topic trims was acked, and a reload skips what the log no longer has.
+    /// </summary>
+    private void Report()
+    {
+        _reportedBacklog = _ledger.Backlog;
+        _ = TopicDurables.ReportDurable(_queue, _ledger.Floor, _ledger.SettledAbove);
     }
 
     /// <summary>Reads from the log what memory has room for and the topic did not hand over; one read at a time.</summary>
@@ -422,11 +446,12 @@ internal sealed partial class DurableGrain(
                         SiloTelemetry.Redelivered.Add(1);
                     }
 
-                    tags[i - start] = _ledger.Send(entry, memberId, now + Settings.AckWait);
+                    tags[i - start] = _ledger.Send(entry, memberId, now + UnbegunWait);
                     messages[i - start] = entry.Message;
                 }
 
-                _ = _members[memberId].DeliverDurable(new DurableDelivery(_topic, _queue, tags, messages));
+                var member = _members[memberId];
+                _ = member.Grain.DeliverDurable(new DurableDelivery(_topic, _queue, tags, messages, _sender, ++member.Sent));
             }
 
             if (slices > 0)
@@ -510,6 +535,12 @@ internal sealed partial class DurableGrain(
         return new Message(entry.Message.Body, header);
     }
 
+    /// <summary>
+    /// How long a message may wait out to a member before its handler begins it: AckWait runs from the
+    /// handler's receipt, so this only catches a receipt that was never reported (a lost call, a lost batch).
+    /// </summary>
+    private TimeSpan UnbegunWait => TimeSpan.FromTicks(Math.Max(Settings.AckWait.Ticks * 10, TimeSpan.FromSeconds(10).Ticks));
+
     /// <summary>The wait before a nakked message comes back: 1 s, doubling with each delivery, at most AckWait.</summary>
     private TimeSpan Backoff(int deliveries)
     {
@@ -551,6 +582,14 @@ internal sealed partial class DurableGrain(
             MaxAckPending = settings.MaxAckPending,
             MaxBacklog = settings.MaxBacklog,
         });
+
+    /// <summary>A member: its SubscriberGrain, and how many deliveries this activation numbered for it.</summary>
+    private sealed class Member(ISubscriberGrain grain)
+    {
+        public ISubscriberGrain Grain { get; } = grain;
+
+        public long Sent { get; set; }
+    }
 
     [LoggerMessage(60, LogLevel.Information, "Durable subscription '{Queue}' of topic '{Topic}': created; it keeps messages from sequence {Floor} on")]
     private static partial void LogInformationCreated(ILogger logger, string topic, string queue, long floor);

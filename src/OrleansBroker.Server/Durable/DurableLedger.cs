@@ -109,9 +109,20 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
     {
         entry.Deliveries++;
         entry.Member = member;
+        entry.Begun = false;
         entry.Due = deadline;
         _pending[entry.Sequence] = entry;
         return new DeliveryTag(entry.Sequence, entry.Deliveries);
+    }
+
+    /// <summary>The member's handler began the message: it is redelivered unless acked by <paramref name="deadline"/>.</summary>
+    public void Begin(string member, DeliveryTag tag, DateTime deadline)
+    {
+        if (IsOut(member, tag, out var entry) && !entry.Begun)
+        {
+            entry.Begun = true;
+            entry.Due = deadline;
+        }
     }
 
     /// <summary>True when the ack counts: the message is out to that member under that delivery.</summary>
@@ -226,6 +237,9 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
         public int Deliveries { get; set; }
 
         public string? Member { get; set; }
+
+        /// <summary>The member's handler began this delivery: its deadline is AckWait from then.</summary>
+        public bool Begun { get; set; }
 
         public DateTime Due { get; set; }
     }

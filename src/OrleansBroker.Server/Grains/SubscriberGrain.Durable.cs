@@ -18,6 +18,14 @@ internal sealed partial class SubscriberGrain
     private long _durableBytes;
     private DeliveryTag[]? _inFlightTags;
 
+    // Deliveries that came ahead of their turn (Orleans may reorder one-way calls), held for a short gap.
+    private static readonly TimeSpan DurableGapTimeout = TimeSpan.FromMilliseconds(200);
+    private readonly SortedDictionary<long, DurableDelivery> _durableHeld = [];
+    private long _durableSender;
+    private long _durableNext;
+    private DateTime _durableGapSince;
+    private IGrainTimer? _durableGapTimer;
+
     private IDurableFeed Durable(SubscriptionSpec spec) => GrainFactory.GetGrain<IDurableFeed>(DurableKey.Of(spec.Topic, spec.Queue!));
 
     public Task DeliverDurable(DurableDelivery delivery)
@@ -36,6 +44,76 @@ internal sealed partial class SubscriberGrain
             return _ending is not null ? sender.Release(Id, delivery.Tags.Select(t => t.Sequence).ToArray()) : sender.Leave(Id);
         }
 
+        if (delivery.Number < 1 || delivery.Sender != _durableSender)
+        {
+            // Unnumbered, or from a new activation of the durable grain: what was held goes first.
+            ReleaseHeld();
+            _durableSender = delivery.Sender;
+            _durableNext = delivery.Number;
+        }
+
+        if (delivery.Number > _durableNext)
+        {
+            if (_durableHeld.Count == 0)
+            {
+                _durableGapSince = DateTime.UtcNow;
+                _durableGapTimer ??= this.RegisterGrainTimer(CloseDurableGapAsync, new GrainTimerCreationOptions(DurableGapTimeout, DurableGapTimeout) { Interleave = true });
+            }
+
+            _durableHeld[delivery.Number] = delivery;
+            return Task.CompletedTask;
+        }
+
+        Queue(delivery);
+        while (_durableHeld.Remove(_durableNext, out var next))
+        {
+            Queue(next);
+        }
+
+        StartDurablePump();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A gap still open after its timeout is given up on: what was held goes out, in order.</summary>
+    private Task CloseDurableGapAsync(CancellationToken cancellationToken)
+    {
+        if (_durableHeld.Count > 0 && DateTime.UtcNow - _durableGapSince >= DurableGapTimeout)
+        {
+            ReleaseHeld();
+            StartDurablePump();
+        }
+
+        if (_durableHeld.Count == 0)
+        {
+            _durableGapTimer?.Dispose();
+            _durableGapTimer = null;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void ReleaseHeld()
+    {
+        foreach (var held in _durableHeld.Values.ToList())
+        {
+            Queue(held);
+        }
+
+        _durableHeld.Clear();
+    }
+
+    private void StartDurablePump()
+    {
+        if (_pump is null && _durableQueue.Count > 0 && !_clientClosed)
+        {
+            _pump = PumpAsync();
+        }
+    }
+
+    /// <summary>Queues a delivery's messages by sequence (a redelivery replaces an older copy); the next number is the one after it.</summary>
+    private void Queue(DurableDelivery delivery)
+    {
+        _durableNext = Math.Max(_durableNext, delivery.Number + 1);
         for (var i = 0; i < delivery.Messages.Length; i++)
         {
             var size = delivery.Messages[i].SizeInBytes();
@@ -54,13 +132,6 @@ internal sealed partial class SubscriberGrain
             _durableQueue[tag.Sequence] = (delivery.Messages[i], tag);
             _durableBytes += size;
         }
-
-        if (_pump is null && _durableQueue.Count > 0 && !_clientClosed)
-        {
-            _pump = PumpAsync();
-        }
-
-        return Task.CompletedTask;
     }
 
     public Task EndDurable()
@@ -114,12 +185,12 @@ internal sealed partial class SubscriberGrain
     /// <summary>What is queued here goes back to the durable grain at once (the grain deactivates).</summary>
     private async Task ReleaseDurableQueueAsync()
     {
-        if (_durableQueue.Count == 0 || Spec is not { Durable: not null } spec)
+        if (_durableQueue.Count + _durableHeld.Count == 0 || Spec is not { Durable: not null } spec)
         {
             return;
         }
 
-        var sequences = _durableQueue.Keys.ToArray();
+        var sequences = _durableQueue.Keys.Concat(_durableHeld.Values.SelectMany(d => d.Tags.Select(t => t.Sequence))).ToArray();
         ClearDurableQueue();
         try
         {
@@ -134,7 +205,10 @@ internal sealed partial class SubscriberGrain
     private void ClearDurableQueue()
     {
         _durableQueue.Clear();
+        _durableHeld.Clear();
         _durableBytes = 0;
+        _durableGapTimer?.Dispose();
+        _durableGapTimer = null;
     }
 
     /// <summary>The lowest sequences queued, up to a delivery's size; their bytes count as in flight until the client has them.</summary>

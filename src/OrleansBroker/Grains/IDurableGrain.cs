@@ -12,11 +12,12 @@ namespace OrleansBroker.Grains;
 public interface IDurableGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Acks and naks of one member, coalesced by its client. Each counts only while the message is still
-    /// out to that member under that delivery count: a late one (after a redelivery or a handover) changes nothing.
+    /// What one member's handler began, acked and nakked, coalesced by its client. A message's AckWait
+    /// runs from when its handler began it. Each counts only while the message is still out to that member
+    /// under that delivery count: a late one (after a redelivery or a handover) changes nothing.
     /// </summary>
     [Alias("Settle")]
-    Task Settle(string memberId, DeliveryTag[] acks, DurableNak[] naks);
+    Task Settle(string memberId, DeliveryTag[] begun, DeliveryTag[] acks, DurableNak[] naks);
 
     /// <summary>The subscription's figures, or null when it does not exist.</summary>
     [Alias("GetInfo")]
@@ -49,14 +50,18 @@ public sealed record DurableSettings(
 
 /// <summary>
 /// Messages of a durable subscription for one member, with their delivery tags (parallel arrays, in
-/// sequence order). One-way from the durable grain to the member's SubscriberGrain.
+/// sequence order). One-way from the durable grain to the member's SubscriberGrain, which Orleans may
+/// reorder: <see cref="Number"/> counts the deliveries of durable grain activation <see cref="Sender"/>
+/// to this member (1, 2, ...), so the member can put them back in order.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansBroker.DurableDelivery")]
 public sealed record DurableDelivery(
     [property: Id(0)] string Topic,
     [property: Id(1)] string Queue,
     [property: Id(2)] DeliveryTag[] Tags,
-    [property: Id(3)] Message[] Messages);
+    [property: Id(3)] Message[] Messages,
+    [property: Id(4)] long Sender = 0,
+    [property: Id(5)] long Number = 0);
 
 /// <summary>A durable subscription's figures as they cross the wire; <see cref="ToInfo"/> makes the public record.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansBroker.DurableSnapshot")]

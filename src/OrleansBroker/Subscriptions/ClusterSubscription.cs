@@ -44,12 +44,23 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
             _acks = new DurableAckBuffer(client.GetGrain<IDurableGrain>(DurableKey.Of(topic, options.Queue!)), Id, logger);
         }
 
-        Dispatcher = new HandlerDispatcher(topic, handler, broker.Options, options, logger, ClientBatchCapacity, _acks);
+        Dispatcher = new HandlerDispatcher(topic, _acks is null ? handler : Receiving(handler, _acks), broker.Options, options, logger, ClientBatchCapacity, _acks);
         _grain = client.GetGrain<ISubscriberGrain>(Id);
         _reference = client.CreateObjectReference<IMessageObserver>(this);
     }
 
     public string Id { get; }
+
+    /// <summary>The user's handler, after telling the durable grain that it began the message: its AckWait runs from now.</summary>
+    private static MessageHandler Receiving(MessageHandler handler, DurableAckBuffer acks) => (evt, cancellationToken) =>
+    {
+        if (evt is BrokerEvent { Tag: { } tag })
+        {
+            acks.Begin(tag);
+        }
+
+        return handler(evt, cancellationToken);
+    };
 
     public string Topic { get; }
 

@@ -17,6 +17,7 @@ internal sealed partial class DurableAckBuffer(IDurableGrain grain, string membe
     private readonly Lock _gate = new();
     private List<DeliveryTag> _acks = [];
     private List<DurableNak> _naks = [];
+    private List<DeliveryTag> _begun = [];
     private Task _flushing = Task.CompletedTask;
     private bool _running;
 
@@ -25,6 +26,9 @@ internal sealed partial class DurableAckBuffer(IDurableGrain grain, string membe
 
     public ValueTask NakAsync(DeliveryTag tag, TimeSpan? delay, CancellationToken cancellationToken) =>
         Queue(() => _naks.Add(new DurableNak(tag, delay)));
+
+    /// <summary>The member's handler begins this delivery: its AckWait starts (told with the next call).</summary>
+    public void Begin(DeliveryTag tag) => _ = Queue(() => _begun.Add(tag));
 
     /// <summary>Completes when everything queued so far has been sent (or its call failed).</summary>
     public Task FlushAsync()
@@ -49,7 +53,7 @@ internal sealed partial class DurableAckBuffer(IDurableGrain grain, string membe
             }
 
             flushing = _flushing;
-            backlogged = _acks.Count + _naks.Count > 2 * MaxPerCall;
+            backlogged = _acks.Count + _naks.Count + _begun.Count > 2 * MaxPerCall;
         }
 
         return backlogged ? new ValueTask(flushing) : default;
@@ -59,23 +63,31 @@ internal sealed partial class DurableAckBuffer(IDurableGrain grain, string membe
     {
         while (true)
         {
-            DeliveryTag[] acks;
+            DeliveryTag[] begun, acks;
             DurableNak[] naks;
             lock (_gate)
             {
-                if (_acks.Count == 0 && _naks.Count == 0)
+                if (_acks.Count == 0 && _naks.Count == 0 && _begun.Count == 0)
                 {
                     _running = false;
                     return;
                 }
 
+                begun = Take(ref _begun);
                 acks = Take(ref _acks);
                 naks = Take(ref _naks);
             }
 
+            // A message begun and settled since the last call needs no deadline: only its ack or nak goes.
+            if (begun.Length > 0 && acks.Length + naks.Length > 0)
+            {
+                var settled = acks.Concat(naks.Select(n => n.Tag)).ToHashSet();
+                begun = Array.FindAll(begun, t => !settled.Contains(t));
+            }
+
             try
             {
-                await grain.Settle(memberId, acks, naks).ConfigureAwait(false);
+                await grain.Settle(memberId, begun, acks, naks).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
