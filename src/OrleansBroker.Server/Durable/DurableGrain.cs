@@ -31,6 +31,7 @@ internal sealed partial class DurableGrain(
     private const int MaxSendMessages = 1024;
     private const int MaxSettlesPerCall = 65_536;
     private static readonly TimeSpan PersistEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LastCheckEvery = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
@@ -46,6 +47,7 @@ internal sealed partial class DurableGrain(
     private Task? _deadLettering;
     private bool _dirty;
     private DateTime _persistedAt;
+    private DateTime _lastChecked;
     private string _topic = "";
     private string _queue = "";
 
@@ -77,7 +79,7 @@ internal sealed partial class DurableGrain(
         }
     }
 
-    public async Task<bool> Join(string memberId, DurableSettings? settings, bool create)
+    public async Task<bool> Join(string memberId, DurableSettings? settings, bool create, bool restarted = false)
     {
         ValidateKey();
         Validation.ValidateSubscriptionId(memberId);
@@ -106,6 +108,11 @@ internal sealed partial class DurableGrain(
         {
             _order.Add(memberId);
             LogDebugMemberJoined(logger, _topic, _queue, memberId, _members.Count);
+        }
+
+        if (restarted)
+        {
+            _ledger.ReleaseUnbegun(memberId);
         }
 
         Pump();
@@ -316,6 +323,20 @@ internal sealed partial class DurableGrain(
         if (_ledger.Expire(now) > 0)
         {
             _dirty = true;
+        }
+
+        if (now - _lastChecked >= LastCheckEvery && _filling is null or { IsCompleted: true })
+        {
+            // A delivery the topic's silo never sent (it died right after its append) is found in the log.
+            _lastChecked = now;
+            try
+            {
+                _ledger.Last = Math.Max(_ledger.Last, await log.LastAsync(_topic, cancellationToken));
+            }
+            catch (Exception ex)
+            {
+                LogWarningReadFailed(logger, ex, _topic, _queue);
+            }
         }
 
         Fill();

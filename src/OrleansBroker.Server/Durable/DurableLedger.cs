@@ -201,6 +201,10 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
         return released.Count;
     }
 
+    /// <summary>What <paramref name="member"/> has out and its handler has not begun is ready again at once.</summary>
+    public int ReleaseUnbegun(string member) =>
+        Release(member, _pending.Values.Where(e => e.Member == member && !e.Begun).Select(e => e.Sequence).ToList());
+
     /// <summary>A message that was dead-lettered: settled, as an ack settles it.</summary>
     public void Settle(long sequence)
     {

@@ -13,9 +13,11 @@ internal interface IDurableFeed : IGrainWithStringKey
     /// Adds (or re-adds) a member; idempotent. <paramref name="create"/>: a new subscribe, which creates the
     /// durable subscription when there is none and sets its <paramref name="settings"/>; otherwise a member
     /// coming back, which changes no setting. False: the subscription does not exist (it was deleted).
+    /// <paramref name="restarted"/>: the member's grain came back after a crash with nothing it was sent, so
+    /// what it has out and not begun goes out again at once.
     /// </summary>
     [Alias("Join")]
-    Task<bool> Join(string memberId, DurableSettings? settings, bool create);
+    Task<bool> Join(string memberId, DurableSettings? settings, bool create, bool restarted = false);
 
     /// <summary>A member leaves: what it has out goes to the other members at once. Idempotent.</summary>
     [Alias("Leave")]

@@ -93,7 +93,7 @@ internal sealed partial class SubscriberGrain(
         else if (spec.Durable is not null)
         {
             // After a crash: back into the durable subscription, unless it was deleted meanwhile.
-            if (!await JoinDurableAsync(spec, create: false))
+            if (!await Durable(spec).Join(Id, null, create: false, restarted: true))
             {
                 _ = EndAsync([]);
             }
