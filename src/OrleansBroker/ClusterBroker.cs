@@ -185,19 +185,16 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         ArgumentNullException.ThrowIfNull(handler);
         options = Validation.ValidateSubscribeOptions(options);
         cancellationToken.ThrowIfCancellationRequested();
-        if (options.Durable)
-        {
-            // The durable path (stored log, redelivery, dead letters) is being built; refuse rather than pretend.
-            throw new NotSupportedException("Durable subscriptions are not available in this build.");
-        }
-
         Validation.ThrowIfNotConnected(_connected);
 
         var subscription = new ClusterSubscription(this, _client, topic, handler, options, _logger);
         _subscriptions[subscription.Id] = subscription;
         try
         {
-            await subscription.AttachAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!await subscription.AttachAsync().WaitAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw new BrokerException(BrokerErrorCode.Unavailable, $"The durable subscription '{options.Queue}' of topic '{topic}' was deleted while it was being joined.");
+            }
         }
         catch (Exception ex)
         {
@@ -220,11 +217,20 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     {
         // Every topic in use is active: its subscribers' lease renewals keep it so, and an unused
         // topic is forgotten when collected. So the cluster's active topic grains are the topics.
+        // A durable subscription's topic may sit idle while the subscription keeps its backlog: its active grain names it.
+        var management = _client.GetGrain<IManagementGrain>(0);
         var active = await CallClusterAsync(
-            () => _client.GetGrain<IManagementGrain>(0).GetActiveGrains(GrainType.Create(BrokerGrainTypes.Topic)).AsTask(), cancellationToken).ConfigureAwait(false);
+            () => management.GetActiveGrains(GrainType.Create(BrokerGrainTypes.Topic)).AsTask(), cancellationToken).ConfigureAwait(false);
+        var durables = await CallClusterAsync(
+            () => management.GetActiveGrains(GrainType.Create(BrokerGrainTypes.Durable)).AsTask(), cancellationToken).ConfigureAwait(false);
+        var topics = active.Select(id => id.Key.ToString()!)
+            .Concat(durables.Select(id => id.Key.ToString()!).Where(k => k.Contains('/', StringComparison.Ordinal)).Select(k => DurableKey.Parse(k).Topic))
+            .Distinct(StringComparer.Ordinal);
         var snapshots = await CallClusterAsync(
-            () => Task.WhenAll(active.Distinct().Select(id => _client.GetGrain<ITopicGrain>(id.Key.ToString()!).GetInfo())), cancellationToken).ConfigureAwait(false);
-        return snapshots.OfType<TopicSnapshot>().Select(s => s.ToInfo()).OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
+            () => Task.WhenAll(topics.Select(topic => _client.GetGrain<ITopicGrain>(topic).GetInfo())), cancellationToken).ConfigureAwait(false);
+        var infos = await CallClusterAsync(
+            () => Task.WhenAll(snapshots.OfType<TopicSnapshot>().Select(WithDurablesAsync)), cancellationToken).ConfigureAwait(false);
+        return infos.OrderBy(t => t.Topic, StringComparer.Ordinal).ToList();
     }
 
     /// <inheritdoc/>
@@ -232,7 +238,20 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
     {
         Validation.ValidateReadableTopic(topic);
         var snapshot = await CallClusterAsync(() => _client.GetGrain<ITopicGrain>(topic).GetInfo(), cancellationToken).ConfigureAwait(false);
-        return snapshot?.ToInfo();
+        return snapshot is null ? null : await CallClusterAsync(() => WithDurablesAsync(snapshot), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The topic's figures with its durable subscriptions', which their own grains keep.</summary>
+    private async Task<TopicInfo> WithDurablesAsync(TopicSnapshot snapshot)
+    {
+        if (snapshot.Durables.Length == 0)
+        {
+            return snapshot.ToInfo();
+        }
+
+        var durables = await Task.WhenAll(snapshot.Durables.Select(queue =>
+            _client.GetGrain<IDurableGrain>(DurableKey.Of(snapshot.Topic, queue)).GetInfo())).ConfigureAwait(false);
+        return snapshot.ToInfo(durables.OfType<DurableSnapshot>().Select(d => d.ToInfo()).ToList());
     }
 
     /// <inheritdoc/>
@@ -242,9 +261,7 @@ public sealed partial class ClusterBroker : IBroker, IBrokerAdmin
         ArgumentNullException.ThrowIfNull(queue);
         Validation.ValidateQueue(queue);
         cancellationToken.ThrowIfCancellationRequested();
-
-        // No durable subscription can exist until the durable path is built (SubscribeAsync refuses Durable).
-        return Task.FromResult(false);
+        return CallClusterAsync(() => _client.GetGrain<IDurableGrain>(DurableKey.Of(topic, queue)).Delete(), cancellationToken);
     }
 
     /// <inheritdoc/>

@@ -126,15 +126,14 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         ArgumentNullException.ThrowIfNull(handler);
         options = Validation.ValidateSubscribeOptions(options);
         cancellationToken.ThrowIfCancellationRequested();
-        if (options.Durable)
-        {
-            // The durable path (stored log, redelivery, dead letters) is being built; refuse rather than pretend.
-            throw new NotSupportedException("Durable subscriptions are not available in this build.");
-        }
-
         lock (_gate)
         {
             Validation.ThrowIfNotConnected(_connected);
+            if (options.Durable)
+            {
+                return Task.FromResult<ISubscriber>(JoinDurable(topic, handler, options));
+            }
+
             var subscription = new MemorySubscription(this, topic, options,
                 new HandlerDispatcher(topic, handler, _options, options, _logger));
             GetOrAddTopic(topic).Add(subscription);
@@ -164,18 +163,6 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     }
 
     /// <inheritdoc/>
-    public Task<bool> DeleteDurableAsync(string topic, string queue, CancellationToken cancellationToken = default)
-    {
-        Validation.ValidateReadableTopic(topic);
-        ArgumentNullException.ThrowIfNull(queue);
-        Validation.ValidateQueue(queue);
-        cancellationToken.ThrowIfCancellationRequested();
-
-        // No durable subscription can exist until the durable path is built (SubscribeAsync refuses Durable).
-        return Task.FromResult(false);
-    }
-
-    /// <inheritdoc/>
     public ValueTask DisposeAsync() => new(DisconnectAsync());
 
     /// <summary>"memory", as go-micro's String() names a broker.</summary>
@@ -192,13 +179,29 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
         lock (_gate)
         {
             removed = _subscriptions.Remove(subscription);
-            if (removed)
+            if (removed && subscription.Member is { } leaving)
+            {
+                leaving.Durable.Leave(leaving);
+                GetOrAddTopic(subscription.Topic);
+            }
+            else if (removed)
             {
                 GetOrAddTopic(subscription.Topic).Remove(subscription);
             }
         }
 
         var unbegun = await subscription.Dispatcher.CloseAsync().ConfigureAwait(false);
+        if (subscription.Member is { } member)
+        {
+            // The durable subscription knows everything the member held, begun or not.
+            if (removed)
+            {
+                HandOver(member);
+            }
+
+            return;
+        }
+
         if (removed && unbegun.Length > 0)
         {
             int dropped;
@@ -233,7 +236,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     }
 
     /// <summary>
-    /// Forgets topics nobody subscribes to and nobody used for <see cref="IdleTopicTimeout"/>, as the
+    /// Forgets topics nobody subscribes to (durably or not) and nobody used for <see cref="IdleTopicTimeout"/>, as the
     /// cluster forgets an idle topic grain, so publishing to ever new topics (one per order, say)
     /// does not grow the broker forever. Runs each time the table doubles: O(1) per new topic.
     /// </summary>
@@ -241,7 +244,7 @@ public sealed partial class MemoryBroker : IBroker, IBrokerAdmin
     {
         foreach (var (name, topic) in _topics)
         {
-            if (topic.Subscribers == 0 && now - topic.LastUsed >= IdleTopicTimeout)
+            if (topic.Subscribers == 0 && !topic.HasDurables && now - topic.LastUsed >= IdleTopicTimeout)
             {
                 _topics.Remove(name);
             }

@@ -30,6 +30,15 @@ internal static class SiloTelemetry
     public static readonly Counter<long> DroppedMessages = BrokerTelemetry.Meter.CreateCounter<long>(
         "orleansbroker.silo.dropped.messages", "{message}", "Messages handed to a subscription but not delivered.");
 
+    public static readonly Counter<long> Redelivered = BrokerTelemetry.Meter.CreateCounter<long>(
+        "orleansbroker.silo.redelivered.messages", "{message}", "Durable messages delivered again (not acked in time, nakked, or handed over).");
+
+    public static readonly Counter<long> DeadLettered = BrokerTelemetry.Meter.CreateCounter<long>(
+        "orleansbroker.silo.dead_lettered.messages", "{message}", "Durable messages moved to their dead-letter topic after MaxDeliver deliveries.");
+
+    public static readonly Counter<long> BacklogRefused = BrokerTelemetry.Meter.CreateCounter<long>(
+        "orleansbroker.silo.backlog_refused.messages", "{message}", "Messages refused because a durable subscription of their topic held MaxBacklog.");
+
     public static void Dropped(long count, string reason)
     {
         if (DroppedMessages.Enabled)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using OrleansBroker.Grains;
 using OrleansBroker.Internal;
 using OrleansBroker.Publishing;
+using OrleansBroker.Subscriptions;
 
 namespace OrleansBroker.Server.Grains;
 
@@ -13,6 +14,9 @@ namespace OrleansBroker.Server.Grains;
 /// one call at a time, merging whatever queued meanwhile into the next call. Reentrant so that
 /// new batches are taken while a delivery is in flight; every turn runs on the grain's one thread.
 /// </summary>
+/// A member of a durable subscription takes its messages from the durable grain instead of the topic,
+/// never drops them, and leaves the durable grain (which gives its unacked messages to the other members)
+/// where a plain subscription leaves its topic. See SubscriberGrain.Durable.cs.
 [Reentrant]
 [GrainType(BrokerGrainTypes.Subscriber)]
 internal sealed partial class SubscriberGrain(
@@ -86,6 +90,14 @@ internal sealed partial class SubscriberGrain(
             state.State.Handover = null;
             await state.WriteStateAsync();
         }
+        else if (spec.Durable is not null)
+        {
+            // After a crash: back into the durable subscription, unless it was deleted meanwhile.
+            if (!await Durable(spec).Join(Id, null, create: false, restarted: true))
+            {
+                _ = EndAsync([]);
+            }
+        }
         else
         {
             // After a crash the place in the topic's stream is lost: ask the topic for a new stream.
@@ -111,6 +123,17 @@ internal sealed partial class SubscriberGrain(
         state.State.Observer = observer;
         StartLease();
         await state.WriteStateAsync();
+        if (spec.Durable is not null)
+        {
+            // Zero: the durable subscription this client had is gone (deleted); the client ends its member.
+            if (!await JoinDurableAsync(spec, create: !spec.Rejoin))
+            {
+                await EndAsync([]);
+                return TimeSpan.Zero;
+            }
+
+            return _lease;
+        }
 
         // A new stream even when the topic still has this subscription: this activation may be a
         // new one (its state lost with its silo) and cannot know where the old stream had got to.
@@ -126,6 +149,17 @@ internal sealed partial class SubscriberGrain(
         }
 
         _leaseEnds = DateTime.UtcNow + _lease;
+        if (spec.Durable is not null)
+        {
+            // The durable grain may have lost its members (its silo died): joining again is idempotent.
+            if (!await JoinDurableAsync(spec, create: false))
+            {
+                _ = EndAsync([]);
+                return false;
+            }
+
+            return true;
+        }
 
         // The topic may have lost this subscription (its silo died, and its storage with it):
         // re-joining is idempotent and costs the topic nothing when it still knows us.
@@ -324,7 +358,7 @@ internal sealed partial class SubscriberGrain(
         else
         {
             // Idle collection or a silo shutting down: hand over what is buffered rather than drop it.
-            if (_pump is null && _pending.Count > 0)
+            if (_pump is null && (_pending.Count > 0 || _durableQueue.Count > 0))
             {
                 _pump = PumpAsync();
             }
@@ -344,6 +378,8 @@ internal sealed partial class SubscriberGrain(
             }
         }
 
+        // A durable member's messages that did not get out go back to its durable grain, for whoever is next.
+        await ReleaseDurableQueueAsync();
         if (_pendingCount > 0 && Spec is { } spec)
         {
             // The silo's shutdown did not wait for a client this slow: say what it cost.
@@ -363,9 +399,10 @@ internal sealed partial class SubscriberGrain(
         await Task.Yield();
         try
         {
-            while (_pending.Count > 0 && _ending is null && !_clientClosed && !_stopPump && state.State.Observer is { } observer)
+            while ((_pending.Count > 0 || _durableQueue.Count > 0) && _ending is null && !_clientClosed && !_stopPump && state.State.Observer is { } observer)
             {
-                if (!await DeliverToClientAsync(observer, ++_sent, TakeBatch()))
+                var (batch, tags) = _durableQueue.Count > 0 ? TakeDurableBatch() : (TakeBatch(), null);
+                if (!await DeliverToClientAsync(observer, ++_sent, batch, tags))
                 {
                     return;
                 }
@@ -382,13 +419,16 @@ internal sealed partial class SubscriberGrain(
     /// was rejected on the way (a gateway died), until it is taken, the subscription ends or the grain
     /// deactivates. False: stop pumping.
     /// </summary>
-    private async Task<bool> DeliverToClientAsync(IMessageObserver observer, long number, Message[] batch)
+    private async Task<bool> DeliverToClientAsync(IMessageObserver observer, long number, Message[] batch, DeliveryTag[]? tags)
     {
         var wait = ResendAfter;
         while (true)
         {
             _inFlight = (number, batch);
-            var call = observer.OnMessages(_sender, number, batch.AsImmutable());
+            _inFlightTags = tags;
+            var call = tags is null
+                ? observer.OnMessages(_sender, number, batch.AsImmutable())
+                : observer.OnDurableMessages(_sender, number, batch.AsImmutable(), tags);
             try
             {
                 var taken = await call.WaitAsync(wait);
@@ -396,9 +436,14 @@ internal sealed partial class SubscriberGrain(
                 _inFlightBytes = 0;
                 if (!taken)
                 {
-                    // The client is ending this subscription: its Detach hands this back with the rest.
+                    // The client is ending this subscription: its Detach hands this back with the rest
+                    // (a durable member's leaving gives the durable grain back all it has out).
                     _clientClosed = true;
-                    _unaccepted.AddRange(batch);
+                    if (tags is null)
+                    {
+                        _unaccepted.AddRange(batch);
+                    }
+
                     return false;
                 }
 
@@ -417,7 +462,7 @@ internal sealed partial class SubscriberGrain(
                 _inFlight = null;
                 _inFlightBytes = 0;
                 LogInformationClientGone(logger, Id, Spec?.Topic);
-                _ = EndAsync(batch);
+                _ = EndAsync(tags is null ? batch : []);
                 return false;
             }
             catch (Exception ex) when (ex is TimeoutException or OrleansMessageRejectionException)
@@ -431,6 +476,13 @@ internal sealed partial class SubscriberGrain(
                 // Counted with the drops: TopicInfo shows every message that did not get through.
                 _inFlight = null;
                 _inFlightBytes = 0;
+                if (tags is not null)
+                {
+                    // Still out to this member: the durable grain sends it again after AckWait.
+                    LogWarningDurableDeliveryFailed(logger, ex, Id, batch.Length);
+                    return true;
+                }
+
                 LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
                 if (Spec is { } spec)
                 {
@@ -462,9 +514,18 @@ internal sealed partial class SubscriberGrain(
         var sent = 0;
         if (_inFlight is { } inFlight)
         {
-            _ = observer.OnMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable());
+            _ = _inFlightTags is { } tags
+                ? observer.OnDurableMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable(), tags)
+                : observer.OnMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable());
             sent += inFlight.Batch.Length;
             _inFlight = null;
+        }
+
+        while (_durableQueue.Count > 0)
+        {
+            var (batch, tags) = TakeDurableBatch();
+            _ = observer.OnDurableMessagesWithoutAnswer(_sender, ++_sent, batch.AsImmutable(), tags);
+            sent += batch.Length;
         }
 
         while (_pending.Count > 0)
@@ -522,8 +583,12 @@ internal sealed partial class SubscriberGrain(
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(observer);
         Validation.ValidateSubscriptionId(Id);
-        Validation.ValidateTopic(spec.Topic);
+        Validation.ValidateReadableTopic(spec.Topic);
         Validation.ValidateQueue(spec.Queue);
+        if (spec.Durable is { } durable)
+        {
+            ValidateDurable(spec.Queue, durable);
+        }
         if (spec.MaxPending < 1 || spec.MaxPending > _maxPendingLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(spec), spec.MaxPending,
@@ -589,7 +654,11 @@ internal sealed partial class SubscriberGrain(
         _leaseTimer = null;
         _gapTimer?.Dispose();
         _gapTimer = null;
-        if (Spec is { } spec)
+        if (Spec is { Durable: not null } member)
+        {
+            await LeaveDurableAsync(member);
+        }
+        else if (Spec is { } spec)
         {
             _endingSpec = spec;
             try
@@ -663,10 +732,12 @@ internal sealed partial class SubscriberGrain(
 
     private void ResetBuffers()
     {
+        ClearDurableQueue();
         _pending.Clear();
         _pendingCount = 0;
         _pendingBytes = 0;
         _inFlight = null;
+        _inFlightTags = null;
         _inFlightBytes = 0;
         _unaccepted.Clear();
     }

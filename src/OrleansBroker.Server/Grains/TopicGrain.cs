@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansBroker.Durable;
 using OrleansBroker.Grains;
 using OrleansBroker.Internal;
 using OrleansBroker.Publishing;
 using OrleansBroker.Server.Diagnostics;
+using OrleansBroker.Server.Durable;
 
 namespace OrleansBroker.Server.Grains;
 
@@ -12,14 +14,19 @@ namespace OrleansBroker.Server.Grains;
 /// one per queue-group member it picks, numbering each subscription's batches so the subscriber
 /// can restore their order. It never awaits a subscriber, so none can stall the topic. Every rule
 /// the client library checks is checked here too, before anything changes: a caller that is not
-/// our client gets the same refusals.
+/// our client gets the same refusals. A topic with durable subscriptions appends each batch to its
+/// log before the publish completes and hands it to each of them; one without takes no extra step.
 /// </summary>
 [GrainType(BrokerGrainTypes.Topic)]
 internal sealed partial class TopicGrain(
     [PersistentState("topic", BrokerSiloOptions.StorageName)] IPersistentState<TopicState> state,
     IOptions<BrokerSiloOptions> options,
-    ILogger<TopicGrain> logger) : Grain, ITopicGrain
+    IDurableLog log,
+    ILogger<TopicGrain> logger) : Grain, ITopicGrain, ITopicDurables
 {
+    // Dead letters carry three headers more than the message a client published.
+    private const int DeadLetterHeaderBytes = 1024;
+
     // The trace context a client adds to a message inside a trace is not the caller's: not counted.
     private readonly int _maxMessageBytes = options.Value.MaxMessageBytes + OrleansBroker.Diagnostics.TraceContext.MaxAddedBytes;
     private readonly List<Target> _broadcast = [];
@@ -35,6 +42,10 @@ internal sealed partial class TopicGrain(
     private readonly Queue<string> _departedOrder = new();
     private Task _writing = Task.CompletedTask;
     private bool _dirty;
+
+    // The durable subscriptions (queue to record) and the log's last sequence number; empty on most topics.
+    private readonly Dictionary<string, DurableRecord> _durables = new(StringComparer.Ordinal);
+    private long _lastSequence;
 
     private string Topic => this.GetPrimaryKeyString();
 
@@ -57,6 +68,16 @@ internal sealed partial class TopicGrain(
             _publishers.Restore(publishers, _publishes);
         }
 
+        if (state.State.Durables is { Count: > 0 } durables)
+        {
+            foreach (var (queue, record) in durables)
+            {
+                _durables[queue] = record;
+            }
+
+            _lastSequence = await log.LastAsync(Topic, cancellationToken);
+        }
+
         // Positions are good for the activation right after a handover only: after a crash they
         // would be stale, and a stale sequence would be taken for repeats.
         if (handover is not null || state.State.PublisherHandover is not null)
@@ -73,11 +94,12 @@ internal sealed partial class TopicGrain(
         // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
         // one with subscribers keeps its counters, and hands its streams' positions to its next activation.
         await _writing;
-        if (_targets.Count > 0)
+        if (_targets.Count > 0 || _durables.Count > 0)
         {
             state.State.Subscriptions = SubscriptionsSnapshot();
             state.State.Handover = _targets.ToDictionary(t => t.Key, t => new StreamPosition(t.Value.Stream, t.Value.NextSequence), StringComparer.Ordinal);
             state.State.PublisherHandover = _publishers.Count > 0 ? _publishers.Snapshot() : null;
+            state.State.Durables = DurablesSnapshot();
             await state.WriteStateAsync();
         }
         else if (state.RecordExists)
@@ -88,8 +110,20 @@ internal sealed partial class TopicGrain(
 
     public Task Publish(Immutable<Message[]> messages)
     {
+        if (_durables.Count > 0)
+        {
+            return PublishDurableAsync(messages.Value, deadLetters: false, null, 0);
+        }
+
         var batch = messages.Value;
         ValidateBatch(batch);
+        FanOut(batch);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The plain path: one call per broadcast subscription and per queue-group member picked.</summary>
+    private void FanOut(Message[] batch)
+    {
         state.State.Published += batch.Length;
         SiloTelemetry.PublishedMessages.Add(batch.Length);
         foreach (var target in _broadcast)
@@ -102,8 +136,6 @@ internal sealed partial class TopicGrain(
         {
             group.Distribute(batch, this, now, skipFull: false);
         }
-
-        return Task.CompletedTask;
     }
 
     public Task Publish(string publisher, long sequence, Immutable<Message[]> messages)
@@ -112,6 +144,11 @@ internal sealed partial class TopicGrain(
         if (_publishers.IsCopy(publisher, sequence))
         {
             return Task.CompletedTask;
+        }
+
+        if (_durables.Count > 0)
+        {
+            return PublishDurableAsync(messages.Value, deadLetters: false, publisher, sequence);
         }
 
         // The deliveries say which publish they came from (see SubscriberGrain).
@@ -130,7 +167,7 @@ internal sealed partial class TopicGrain(
 
     public Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
     {
-        Validation.ValidateTopic(Topic);
+        Validation.ValidateReadableTopic(Topic);
         Validation.ValidateSubscriptionId(subscriptionId);
         Validation.ValidateQueue(queue);
         if (!StreamNumbers.IsPlausible(minimumStream, DateTime.UtcNow))
@@ -241,7 +278,7 @@ internal sealed partial class TopicGrain(
     }
 
     /// <summary>Null while the topic is unused: no subscriber, nothing published, nothing stored.</summary>
-    public Task<TopicSnapshot?> GetInfo() => Task.FromResult(_targets.Count > 0 || state.State.Published > 0 || state.RecordExists
+    public Task<TopicSnapshot?> GetInfo() => Task.FromResult(_targets.Count > 0 || _durables.Count > 0 || state.State.Published > 0 || state.RecordExists
         ? new TopicSnapshot
         {
             Topic = Topic,
@@ -251,8 +288,162 @@ internal sealed partial class TopicGrain(
             Delivered = state.State.Delivered,
             Dropped = state.State.Dropped,
             Host = RuntimeIdentity,
+            Durables = [.. _durables.Keys.Order(StringComparer.Ordinal)],
         }
         : null);
+
+    public async Task<long> JoinDurable(string queue, long maxBacklog, bool create)
+    {
+        Validation.ValidateReadableTopic(Topic);
+        ArgumentNullException.ThrowIfNull(queue);
+        Validation.ValidateQueue(queue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBacklog, 1);
+        if (_durables.TryGetValue(queue, out var known))
+        {
+            if (create && known.MaxBacklog != maxBacklog)
+            {
+                known.MaxBacklog = maxBacklog;
+                await WriteNowAsync();
+            }
+
+            return known.Floor;
+        }
+
+        if (!create)
+        {
+            return 0;
+        }
+
+        if (_durables.Count == 0)
+        {
+            _lastSequence = await log.LastAsync(Topic);
+        }
+
+        // Kept from the next message on, and known before the subscribe completes: a publish after it is stored.
+        var record = new DurableRecord { MaxBacklog = maxBacklog, Floor = _lastSequence + 1 };
+        _durables[queue] = record;
+        await WriteNowAsync();
+        LogInformationDurableAdded(logger, Topic, queue, record.Floor);
+        return record.Floor;
+    }
+
+    public async Task<bool> LeaveDurable(string queue)
+    {
+        Validation.ValidateReadableTopic(Topic);
+        ArgumentNullException.ThrowIfNull(queue);
+        Validation.ValidateQueue(queue);
+        if (!_durables.Remove(queue))
+        {
+            return false;
+        }
+
+        await WriteNowAsync();
+        if (_durables.Count == 0)
+        {
+            await log.DeleteAsync(Topic);
+            _lastSequence = 0;
+        }
+        else
+        {
+            await log.TrimAsync(Topic, _durables.Values.Min(d => d.Floor));
+        }
+
+        return true;
+    }
+
+    public async Task ReportDurable(string queue, long floor, long settledAbove)
+    {
+        if (queue is null || !_durables.TryGetValue(queue, out var record) || floor < record.Floor || floor > _lastSequence + 1 || settledAbove < 0)
+        {
+            return;
+        }
+
+        var trim = floor > record.Floor;
+        record.Floor = floor;
+        record.SettledAbove = settledAbove;
+        PersistSoon();
+        if (trim)
+        {
+            try
+            {
+                await log.TrimAsync(Topic, _durables.Values.Min(d => d.Floor));
+            }
+            catch (Exception ex)
+            {
+                LogWarningTrimFailed(logger, ex, Topic);
+            }
+        }
+    }
+
+    public async Task PublishDeadLetters(Immutable<Message[]> messages)
+    {
+        if (!Topic.StartsWith(DeadLetter.TopicPrefix, StringComparison.Ordinal))
+        {
+            throw new BrokerException(BrokerErrorCode.InvalidTopic, $"'{Topic}' is not a dead-letter topic.");
+        }
+
+        Validation.ValidateReadableTopic(Topic);
+        ValidateBatch(messages.Value, deadLetters: true);
+
+        // The first dead letter creates the subscription that keeps them: a dead letter is never dropped for want of a reader.
+        await JoinDurable(DeadLetter.Queue, DurableSettings.Default.MaxBacklog, create: !_durables.ContainsKey(DeadLetter.Queue));
+        await PublishDurableAsync(messages.Value, deadLetters: true, null, 0);
+    }
+
+    /// <summary>
+    /// The durable path: refused whole when a durable subscription has no room for the batch; else appended to
+    /// the log (one write), fanned out as on the plain path, and handed to each durable subscription. The
+    /// grain is not reentrant, so batches are appended and delivered in the order they came.
+    /// </summary>
+    private async Task PublishDurableAsync(Message[] batch, bool deadLetters, string? publisher, long sequence)
+    {
+        ValidateBatch(batch, deadLetters);
+        foreach (var (queue, record) in _durables)
+        {
+            if (record.Backlog(_lastSequence) + batch.Length > record.MaxBacklog)
+            {
+                SiloTelemetry.BacklogRefused.Add(batch.Length);
+                throw new BrokerException(BrokerErrorCode.BacklogFull,
+                    $"The durable subscription '{queue}' of topic '{Topic}' holds {record.Backlog(_lastSequence)} message(s) of its MaxBacklog {record.MaxBacklog}: not accepted.");
+            }
+        }
+
+        var first = await log.AppendAsync(Topic, batch);
+        _lastSequence = first + batch.Length - 1;
+        _from = (publisher, sequence);
+        try
+        {
+            FanOut(batch);
+        }
+        finally
+        {
+            _from = default;
+        }
+
+        if (publisher is not null)
+        {
+            _publishers.Took(publisher, sequence, ++_publishes);
+        }
+
+        var appended = batch.AsImmutable();
+        foreach (var queue in _durables.Keys)
+        {
+            _ = GrainFactory.GetGrain<IDurableFeed>(DurableKey.Of(Topic, queue)).Deliver(first, appended);
+        }
+    }
+
+    /// <summary>Stores the subscription set and the durable subscriptions now, after any write in progress.</summary>
+    private async Task WriteNowAsync()
+    {
+        await _writing;
+        state.State.Subscriptions = SubscriptionsSnapshot();
+        state.State.Durables = DurablesSnapshot();
+        await state.WriteStateAsync();
+    }
+
+    private Dictionary<string, DurableRecord>? DurablesSnapshot() => _durables.Count == 0
+        ? null
+        : _durables.ToDictionary(d => d.Key, d => new DurableRecord { MaxBacklog = d.Value.MaxBacklog, Floor = d.Value.Floor, SettledAbove = d.Value.SettledAbove }, StringComparer.Ordinal);
 
     /// <summary>
     /// Stores the subscription set behind the caller's back: no subscribe waits for the store, and a
@@ -276,6 +467,7 @@ internal sealed partial class TopicGrain(
             {
                 _dirty = false;
                 state.State.Subscriptions = SubscriptionsSnapshot();
+                state.State.Durables = DurablesSnapshot();
                 await state.WriteStateAsync();
             }
         }
@@ -295,10 +487,19 @@ internal sealed partial class TopicGrain(
     /// The topic's name and every message, against the same rules as the client library and this
     /// silo's limits; the batch bounded as the client's batcher bounds it. Refuses the whole batch.
     /// </summary>
-    private void ValidateBatch(Message[] batch)
+    private void ValidateBatch(Message[] batch, bool deadLetters = false)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        Validation.ValidateTopic(Topic);
+        if (deadLetters)
+        {
+            Validation.ValidateReadableTopic(Topic);
+        }
+        else
+        {
+            Validation.ValidateTopic(Topic);
+        }
+
+        var maxMessageBytes = deadLetters ? _maxMessageBytes + DeadLetterHeaderBytes : _maxMessageBytes;
         if (batch.Length > TopicBatcher.MaxBatchMessages)
         {
             throw new BrokerException(BrokerErrorCode.MessageTooLarge,
@@ -308,13 +509,13 @@ internal sealed partial class TopicGrain(
         long bytes = 0;
         foreach (var message in batch)
         {
-            bytes += Validation.ValidateMessage(message, _maxMessageBytes);
+            bytes += Validation.ValidateMessage(message, maxMessageBytes);
         }
 
-        if (batch.Length > 1 && bytes > Math.Max(TopicBatcher.MaxBatchBytes, _maxMessageBytes))
+        if (batch.Length > 1 && bytes > Math.Max(TopicBatcher.MaxBatchBytes, maxMessageBytes))
         {
             throw new BrokerException(BrokerErrorCode.MessageTooLarge,
-                $"A batch of {bytes} bytes is more than the silo takes in one call ({Math.Max(TopicBatcher.MaxBatchBytes, _maxMessageBytes)}).");
+                $"A batch of {bytes} bytes is more than the silo takes in one call ({Math.Max(TopicBatcher.MaxBatchBytes, maxMessageBytes)}).");
         }
     }
 
@@ -399,6 +600,12 @@ internal sealed partial class TopicGrain(
             }
         }
     }
+
+    [LoggerMessage(26, LogLevel.Information, "Topic '{Topic}': durable subscription '{Queue}' added; it keeps messages from sequence {Floor} on")]
+    private static partial void LogInformationDurableAdded(ILogger logger, string topic, string queue, long floor);
+
+    [LoggerMessage(27, LogLevel.Warning, "Topic '{Topic}': trimming its durable log failed; tried again at the next report")]
+    private static partial void LogWarningTrimFailed(ILogger logger, Exception exception, string topic);
 
     [LoggerMessage(23, LogLevel.Debug, "Topic '{Topic}': activated with {Subscriptions} subscription(s), {Streams} stream position(s) and {Publishers} publisher number(s) handed over (a subscription without one starts a new stream)")]
     private static partial void LogDebugActivated(ILogger logger, string topic, int subscriptions, int streams, int publishers);

@@ -14,4 +14,7 @@ internal sealed class TopicState
 
     /// <summary>The newest batch number taken from each recent publisher, written on a graceful deactivation only.</summary>
     [Id(6)] public Dictionary<string, long>? PublisherHandover { get; set; }
+
+    /// <summary>The topic's durable subscriptions (queue to record); null when none.</summary>
+    [Id(7)] public Dictionary<string, Durable.DurableRecord>? Durables { get; set; }
 }

@@ -11,4 +11,7 @@ public static class BrokerGrainTypes
 
     /// <summary>The grain type of a subscription (<see cref="ISubscriberGrain"/>), keyed by its id.</summary>
     public const string Subscriber = "orleansbroker-subscriber";
+
+    /// <summary>The grain type of a durable subscription (<see cref="IDurableGrain"/>), keyed by <see cref="DurableKey.Of"/>.</summary>
+    public const string Durable = "orleansbroker-durable";
 }

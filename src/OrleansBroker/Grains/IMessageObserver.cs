@@ -1,3 +1,5 @@
+using OrleansBroker.Subscriptions;
+
 namespace OrleansBroker.Grains;
 
 /// <summary>The client's end of a subscription: the SubscriberGrain calls it with batches, one call at a time.</summary>
@@ -20,4 +22,19 @@ public interface IMessageObserver : IGrainObserver
     /// </summary>
     [OneWay, Alias("OnNumberedMessagesOneWay")]
     Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages);
+
+    /// <summary>
+    /// <see cref="OnMessages"/> for a member of a durable subscription: each message with its delivery tag
+    /// (<paramref name="tags"/>[i] is <paramref name="messages"/>[i]'s), which its ack or nak names.
+    /// </summary>
+    [Alias("OnDurableMessages")]
+    Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, DeliveryTag[] tags);
+
+    /// <summary><see cref="OnDurableMessages"/> without an answer (see <see cref="OnMessagesWithoutAnswer"/>).</summary>
+    [OneWay, Alias("OnDurableMessagesOneWay")]
+    Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, DeliveryTag[] tags);
+
+    /// <summary>The subscription was ended by the broker (its durable subscription was deleted): the client stops it.</summary>
+    [OneWay, Alias("OnEnded")]
+    Task OnEnded();
 }

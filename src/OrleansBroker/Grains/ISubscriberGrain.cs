@@ -26,14 +26,31 @@ public interface ISubscriberGrain : IGrainWithStringKey
     /// <summary>A batch from the topic. One-way: the topic never waits for a subscriber.</summary>
     [OneWay, Alias("Deliver")]
     Task Deliver(DeliveryBatch batch);
+
+    /// <summary>
+    /// Messages of the durable subscription this grain is a member of, with their delivery tags. Never
+    /// dropped: the durable grain bounds what is out (MaxAckPending); what this grain cannot take goes back to it.
+    /// </summary>
+    [OneWay, Alias("DeliverDurable")]
+    Task DeliverDurable(DurableDelivery delivery);
+
+    /// <summary>The durable subscription was deleted: the member ends, and tells its client so.</summary>
+    [OneWay, Alias("EndDurable")]
+    Task EndDurable();
 }
 
-/// <summary>What a subscription is: its topic, its queue group and its bound.</summary>
+/// <summary>
+/// What a subscription is: its topic, its queue group and its bound; for a member of a durable
+/// subscription, the settings its subscribe asked for. <see cref="Rejoin"/>: the client attaches again a
+/// subscription it had (after a lost lease), which must not bring back a durable subscription deleted meanwhile.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansBroker.SubscriptionSpec")]
 public sealed record SubscriptionSpec(
     [property: Id(0)] string Topic,
     [property: Id(1)] string? Queue,
-    [property: Id(2)] int MaxPending);
+    [property: Id(2)] int MaxPending,
+    [property: Id(3)] DurableSettings? Durable = null,
+    [property: Id(4)] bool Rejoin = false);
 
 /// <summary>
 /// A batch from a topic to one subscription. <see cref="Stream"/> names the run of sequence numbers

@@ -89,6 +89,15 @@ public sealed class TopicSnapshot
     /// <summary>See <see cref="TopicInfo.Host"/>.</summary>
     [Id(6)] public string? Host { get; init; }
 
-    /// <summary>The public record of these figures.</summary>
-    public TopicInfo ToInfo() => new(Topic, Subscribers, QueueGroups, Published, Delivered) { Dropped = Dropped, Host = Host };
+    /// <summary>The queues of the topic's durable subscriptions, in order; their figures are their own grains'.</summary>
+    [Id(7)] public string[] Durables { get; init; } = [];
+
+    /// <summary>The public record of these figures, with the durable subscriptions' figures and members.</summary>
+    public TopicInfo ToInfo(IReadOnlyList<DurableInfo>? durables = null) =>
+        new(Topic, Subscribers + (durables?.Sum(d => d.Members) ?? 0), QueueGroups, Published, Delivered)
+        {
+            Dropped = Dropped,
+            Host = Host,
+            Durables = durables ?? [],
+        };
 }

@@ -2,8 +2,12 @@ using OrleansBroker.Subscriptions;
 
 namespace OrleansBroker.Memory;
 
-/// <summary>A subscription of a <see cref="MemoryBroker"/>: its options and its handler's dispatcher.</summary>
-internal sealed class MemorySubscription(MemoryBroker broker, string topic, SubscribeOptions options, HandlerDispatcher dispatcher)
+/// <summary>
+/// A subscription of a <see cref="MemoryBroker"/>: its options, its handler's dispatcher and, for a
+/// member of a durable subscription, the <see cref="Member"/> whose unacked messages go back to it when it ends.
+/// </summary>
+internal sealed class MemorySubscription(MemoryBroker broker, string topic, SubscribeOptions options, HandlerDispatcher dispatcher,
+    MemoryDurableMember? member = null)
     : ISubscriber
 {
     public string Topic { get; } = topic;
@@ -11,6 +15,8 @@ internal sealed class MemorySubscription(MemoryBroker broker, string topic, Subs
     public SubscribeOptions Options { get; } = options;
 
     public HandlerDispatcher Dispatcher { get; } = dispatcher;
+
+    public MemoryDurableMember? Member { get; } = member;
 
     public Task UnsubscribeAsync(CancellationToken cancellationToken = default) => broker.RemoveAsync(this);
 

@@ -1,8 +1,8 @@
 namespace OrleansBroker.Memory;
 
 /// <summary>
-/// One topic of a <see cref="MemoryBroker"/>: its broadcast subscribers, its queue groups and its
-/// counters. Not thread-safe: the broker calls it under its lock.
+/// One topic of a <see cref="MemoryBroker"/>: its broadcast subscribers, its queue groups, its
+/// durable subscriptions and its counters. Not thread-safe: the broker calls it under its lock.
 /// </summary>
 internal sealed class MemoryTopic(string name)
 {
@@ -12,12 +12,47 @@ internal sealed class MemoryTopic(string name)
     private long _delivered;
     private long _dropped;
 
+    // Null while the topic has no durable subscription, so the plain path pays one null check;
+    // sorted by queue, as TopicInfo.Durables lists them.
+    private SortedDictionary<string, MemoryDurable>? _durables;
+
+    // Deliveries of durable subscriptions since deleted, so Delivered never goes back.
+    private long _durableDelivered;
+
     public string Name { get; } = name;
 
     /// <summary>When the topic was last published to, subscribed to or left.</summary>
     public DateTimeOffset LastUsed { get; set; }
 
-    public int Subscribers => _broadcast.Count + _groups.Values.Sum(g => g.Members.Count);
+    public int Subscribers => _broadcast.Count + _groups.Values.Sum(g => g.Members.Count) + (_durables?.Values.Sum(d => d.Members) ?? 0);
+
+    /// <summary>A topic with a durable subscription is never forgotten: it keeps messages for it.</summary>
+    public bool HasDurables => _durables is not null;
+
+    public MemoryDurable? FindDurable(string queue) => _durables?.GetValueOrDefault(queue);
+
+    public MemoryDurable AddDurable(MemoryDurable durable)
+    {
+        (_durables ??= new SortedDictionary<string, MemoryDurable>(StringComparer.Ordinal)).Add(durable.Queue, durable);
+        return durable;
+    }
+
+    /// <summary>Takes the durable subscription off the topic; the caller deletes it.</summary>
+    public MemoryDurable? RemoveDurable(string queue)
+    {
+        if (_durables is null || !_durables.Remove(queue, out var durable))
+        {
+            return null;
+        }
+
+        _durableDelivered += durable.Delivered;
+        if (_durables.Count == 0)
+        {
+            _durables = null;
+        }
+
+        return durable;
+    }
 
     public void Add(MemorySubscription subscription)
     {
@@ -52,9 +87,23 @@ internal sealed class MemoryTopic(string name)
         }
     }
 
-    /// <summary>Hands the message to every broadcast subscriber and to one member of each queue group.</summary>
-    public void Publish(Message message)
+    /// <summary>
+    /// Hands the message to every broadcast subscriber and to one member of each queue group, and
+    /// keeps it for each durable subscription; refused whole when a durable one is full.
+    /// </summary>
+    /// <param name="message">The message.</param>
+    /// <param name="refuseWhenFull">
+    /// False for a dead letter: it was already kept (and counted) by the subscription it left, and
+    /// is never dropped, so the dead-letter topic takes it whatever its backlog.
+    /// </param>
+    /// <exception cref="BrokerException">BacklogFull: nothing was accepted.</exception>
+    public void Publish(Message message, bool refuseWhenFull = true)
     {
+        if (_durables is not null && refuseWhenFull)
+        {
+            ThrowIfAnyDurableIsFull();
+        }
+
         _published++;
         foreach (var subscription in _broadcast)
         {
@@ -64,6 +113,14 @@ internal sealed class MemoryTopic(string name)
         foreach (var group in _groups.Values)
         {
             Count(group.Post(message));
+        }
+
+        if (_durables is not null)
+        {
+            foreach (var durable in _durables.Values)
+            {
+                durable.Append(message);
+            }
         }
     }
 
@@ -91,10 +148,23 @@ internal sealed class MemoryTopic(string name)
         Subscribers,
         _groups.ToDictionary(g => g.Key, g => g.Value.Members.Count, StringComparer.Ordinal),
         _published,
-        _delivered)
+        _delivered + _durableDelivered + (_durables?.Values.Sum(d => d.Delivered) ?? 0))
     {
         Dropped = _dropped,
+        Durables = _durables is null ? [] : _durables.Values.Select(d => d.ToInfo()).ToList(),
     };
+
+    private void ThrowIfAnyDurableIsFull()
+    {
+        foreach (var durable in _durables!.Values)
+        {
+            if (durable.IsFull)
+            {
+                throw new BrokerException(BrokerErrorCode.BacklogFull,
+                    $"Topic '{Name}': durable subscription '{durable.Queue}' holds {durable.Options.MaxBacklog} messages (its MaxBacklog); nothing was published.");
+            }
+        }
+    }
 
     private void Count(bool delivered)
     {

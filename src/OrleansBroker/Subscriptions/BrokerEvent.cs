@@ -16,6 +16,9 @@ internal sealed class BrokerEvent(string topic, Message message, IAckSink? acks 
 
     public int DeliveryCount => tag?.DeliveryCount ?? 1;
 
+    /// <summary>Which durable delivery this is (null on a plain subscription), so the broker can tell when its handler received it.</summary>
+    public DeliveryTag? Tag => tag;
+
     public Task AckAsync(CancellationToken cancellationToken = default)
     {
         // A plain subscription's message is never redelivered: there is nothing to confirm.

@@ -6,6 +6,8 @@ namespace OrleansBroker.Subscriptions;
 /// <summary>
 /// A subscription of a <see cref="ClusterBroker"/>, and the observer its SubscriberGrain calls.
 /// The broker holds it strongly for its whole life, because Orleans holds observers only weakly.
+/// A member of a durable subscription gets each message with its delivery tag, and sends its acks
+/// and naks, coalesced, straight to the durable grain.
 /// </summary>
 internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
 {
@@ -24,6 +26,10 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     private readonly DeliveryWindow _deliveries = new();
     private (long Sender, long Sequence, Task<bool> Outcome) _latest = (0, 0, Task.FromResult(true));
     private int _ended;
+    private readonly DurableAckBuffer? _acks;
+
+    // Attached once: attaching again (the silo lost the subscription) must not bring back a deleted durable subscription.
+    private bool _attached;
 
     public ClusterSubscription(ClusterBroker broker, IClusterClient client, string topic, MessageHandler handler,
         SubscribeOptions options, Microsoft.Extensions.Logging.ILogger logger)
@@ -33,12 +39,28 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         Id = Guid.NewGuid().ToString("N");
         Topic = topic;
         Options = options;
-        Dispatcher = new HandlerDispatcher(topic, handler, broker.Options, options, logger, ClientBatchCapacity);
+        if (options.Durable)
+        {
+            _acks = new DurableAckBuffer(client.GetGrain<IDurableGrain>(DurableKey.Of(topic, options.Queue!)), Id, logger);
+        }
+
+        Dispatcher = new HandlerDispatcher(topic, _acks is null ? handler : Receiving(handler, _acks), broker.Options, options, logger, ClientBatchCapacity, _acks);
         _grain = client.GetGrain<ISubscriberGrain>(Id);
         _reference = client.CreateObjectReference<IMessageObserver>(this);
     }
 
     public string Id { get; }
+
+    /// <summary>The user's handler, after telling the durable grain that it began the message: its AckWait runs from now.</summary>
+    private static MessageHandler Receiving(MessageHandler handler, DurableAckBuffer acks) => (evt, cancellationToken) =>
+    {
+        if (evt is BrokerEvent { Tag: { } tag })
+        {
+            acks.Begin(tag);
+        }
+
+        return handler(evt, cancellationToken);
+    };
 
     public string Topic { get; }
 
@@ -94,13 +116,47 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     /// A batch from the SubscriberGrain. Orleans runs one observer call at a time, so a copy sent
     /// again (its answer was late) is seen only after the original was queued, and is skipped.
     /// </summary>
-    public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages)
+    public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
+        Take(sender, sequence, messages.Value, tags: null);
+
+    public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) =>
+        OnMessages(sender, sequence, messages);
+
+    /// <summary>A durable member's batch: as <see cref="OnMessages"/>, each message with its delivery tag.</summary>
+    public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, DeliveryTag[] tags) =>
+        tags is null || messages.Value is null || tags.Length != messages.Value.Length
+            ? Task.FromResult(true)
+            : Take(sender, sequence, messages.Value, tags);
+
+    public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, DeliveryTag[] tags) =>
+        OnDurableMessages(sender, sequence, messages, tags);
+
+    /// <summary>The durable subscription was deleted: this member ends here too (the silo has ended it there).</summary>
+    public Task OnEnded()
+    {
+        _ = EndedByBrokerAsync();
+        return Task.CompletedTask;
+    }
+
+    private async Task EndedByBrokerAsync()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            return;
+        }
+
+        await Dispatcher.CloseAsync().ConfigureAwait(false);
+        _broker.Forget(this);
+        _grains.DeleteObjectReference<IMessageObserver>(_reference);
+    }
+
+    private Task<bool> Take(long sender, long sequence, Message[] messages, DeliveryTag[]? tags)
     {
         lock (_deliveries)
         {
             if (_deliveries.TryTake(sender, sequence))
             {
-                var outcome = Dispatcher.PostAsync(messages.Value).AsTask();
+                var outcome = Dispatcher.PostAsync(messages, tags).AsTask();
                 _latest = (sender, sequence, outcome);
                 return outcome;
             }
@@ -111,15 +167,24 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         }
     }
 
-    public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) =>
-        OnMessages(sender, sequence, messages);
-
-    /// <summary>Binds the SubscriberGrain to this observer and joins the topic.</summary>
-    public async Task AttachAsync()
+    /// <summary>
+    /// Binds the SubscriberGrain to this observer and joins the topic (or the durable subscription).
+    /// False: the durable subscription it had is gone (deleted), so this subscription has ended.
+    /// </summary>
+    public async Task<bool> AttachAsync()
     {
         var now = DateTime.UtcNow;
-        Lease = await _grain.Attach(new SubscriptionSpec(Topic, Options.Queue, Options.MaxPending), _reference).ConfigureAwait(false);
+        var durable = Options.Durable ? DurableSettings.From(Options) : null;
+        var lease = await _grain.Attach(new SubscriptionSpec(Topic, Options.Queue, Options.MaxPending, durable, Rejoin: _attached), _reference).ConfigureAwait(false);
+        if (lease <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        Lease = lease;
         RenewedAt = now;
+        _attached = true;
+        return true;
     }
 
     /// <summary>Extends the lease, re-attaching when the silo has lost the subscription (never once it has ended).</summary>
@@ -140,9 +205,9 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (!IsEnded)
+            if (!IsEnded && !await AttachAsync().ConfigureAwait(false))
             {
-                await AttachAsync().ConfigureAwait(false);
+                _ = EndedByBrokerAsync();
             }
         }
         finally
@@ -164,6 +229,13 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         }
 
         var unbegun = await Dispatcher.CloseAsync().ConfigureAwait(false);
+        if (_acks is not null)
+        {
+            // What the handler settled counts before the member leaves (its unacked messages then go to the others).
+            await _acks.FlushAsync().ConfigureAwait(false);
+            unbegun = [];
+        }
+
         _broker.Forget(this);
         await _lifecycle.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try

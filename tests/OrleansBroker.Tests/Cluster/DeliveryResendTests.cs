@@ -87,5 +87,11 @@ public sealed class DeliveryResendTests(ClusterFixture fixture)
         }
 
         public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => OnMessages(sender, sequence, messages);
+
+        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+
+        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+
+        public Task OnEnded() => Task.CompletedTask;
     }
 }

@@ -119,6 +119,12 @@ public sealed class LifecycleRaceTests : OwnClusterTest<LifecycleRaceTests.SiloC
         public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) => Task.FromResult(true);
 
         public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => Task.CompletedTask;
+
+        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+
+        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+
+        public Task OnEnded() => Task.CompletedTask;
     }
 
     /// <summary>Fails, or holds until released, the calls of one method on one grain key.</summary>

@@ -184,5 +184,11 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
         }
 
         public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => OnMessages(sender, sequence, messages);
+
+        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+
+        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+
+        public Task OnEnded() => Task.CompletedTask;
     }
 }

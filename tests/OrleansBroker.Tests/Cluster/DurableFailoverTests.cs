@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+using OrleansBroker.Grains;
+using OrleansBroker.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace OrleansBroker.Tests.Cluster;
+
+/// <summary>
+/// Durable subscriptions through failures, in a three-silo TestCluster with a short lease and fast failure
+/// detection, whose silos share one durable log (the process's in-memory one) and one grain storage, as a
+/// real cluster's silos share their store: a killed silo takes neither with it.
+/// </summary>
+public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
+
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(3);
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task MemberWhoseClientDies_HandsItsUnackedMessagesToAnotherMember_WithinItsLease()
+    {
+        var topic = Topics.Unique("durable.clientdies");
+        var options = new SubscribeOptions { Queue = "workers", Durable = true, AutoAck = false, AckWait = TimeSpan.FromMinutes(5) };
+        var doomed = new ClusterBroker(_cluster.Client);
+        await doomed.ConnectAsync();
+        var held = new Collector();
+        await doomed.SubscribeAsync(topic, held.Handler, options);
+        var bodies = Enumerable.Range(0, 20).Select(i => i.ToString()).ToList();
+        foreach (var body in bodies)
+        {
+            await doomed.PublishAsync(topic, Message.FromString(body));
+        }
+
+        // The only member holds every message unacked; then its client dies without unsubscribing.
+        await held.WaitForCount(bodies.Count);
+        await _cluster.KillClientAsync();
+        var killed = DateTime.UtcNow;
+        await _cluster.InitializeClientAsync();
+        await using var survivor = new ClusterBroker(_cluster.Client);
+        await survivor.ConnectAsync();
+        var taker = new Collector();
+        await using var takerSub = await survivor.SubscribeAsync(topic, taker.Handler, options with { AutoAck = true });
+
+        await taker.WaitForCount(bodies.Count, 3 * Lease + TimeSpan.FromSeconds(5));
+        var took = DateTime.UtcNow - killed;
+        output.WriteLine($"client killed: its {bodies.Count} unacked messages reached the other member after {took.TotalSeconds:0.0} s (lease {Lease.TotalSeconds} s, AckWait 5 min)");
+        Assert.Equal(bodies, taker.Bodies);
+        Assert.All(taker.Events, e => Assert.Equal(2, e.DeliveryCount));
+        await Eventually.WaitUntil(async () => (await survivor.GetTopicAsync(topic))!.Durables.Single() is { Members: 1, Backlog: 0 },
+            "the dead member gone and every message acked");
+    }
+
+    [Fact]
+    public async Task KillingTheSiloOfTheDurableGrain_UnderLoad_DeliversEveryAcceptedMessage()
+    {
+        var topic = Topics.Unique("durable.silodies");
+        var queue = "workers";
+        await using var broker = new ClusterBroker(_cluster.Client);
+        await broker.ConnectAsync();
+        var received = new ConcurrentDictionary<string, int>();
+        MessageHandler handler = (evt, _) =>
+        {
+            received.AddOrUpdate(evt.Message.BodyAsString(), 1, (_, n) => n + 1);
+            return Task.CompletedTask;
+        };
+        var options = new SubscribeOptions { Queue = queue, Durable = true, AckWait = TimeSpan.FromSeconds(2) };
+        await using var a = await broker.SubscribeAsync(topic, handler, options);
+        await using var b = await broker.SubscribeAsync(topic, handler, options);
+        var victim = await SecondarySiloHosting(DurableKey.Of(topic, queue));
+
+        // Four publishers; a publish that fails while the silo dies was not accepted and need not arrive.
+        const int perPublisher = 600;
+        var accepted = new ConcurrentBag<string>();
+        var failed = 0;
+        var killAt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var publishers = Enumerable.Range(0, 4).Select(p => Task.Run(async () =>
+        {
+            for (var i = 0; i < perPublisher; i++)
+            {
+                var body = $"{p}-{i}";
+                try
+                {
+                    await broker.PublishAsync(topic, Message.FromString(body));
+                    accepted.Add(body);
+                }
+                catch (BrokerException)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+
+                if (accepted.Count >= perPublisher)
+                {
+                    killAt.TrySetResult();
+                }
+            }
+        })).ToList();
+
+        await killAt.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine($"killing {victim.SiloAddress} (hosts the durable grain) after {accepted.Count} accepted, {received.Count} received");
+        await _cluster.KillSiloAsync(victim);
+        await Task.WhenAll(publishers);
+
+        var expected = accepted.ToHashSet();
+        await Eventually.WaitUntil(() => expected.All(received.ContainsKey),
+            $"every accepted message delivered (missing {expected.Count(m => !received.ContainsKey(m))} of {expected.Count})", TimeSpan.FromSeconds(90));
+        var duplicates = received.Values.Sum(n => n - 1);
+        output.WriteLine($"accepted {expected.Count}, refused {failed}; delivered {received.Count} distinct, {duplicates} duplicate deliveries");
+        await Eventually.WaitUntil(async () => (await broker.GetTopicAsync(topic))!.Durables.Single().Backlog == 0,
+            "every message acked", TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>The secondary silo hosting the grain <paramref name="durableKey"/>, moved off the primary (which holds the test cluster's membership) if needed.</summary>
+    private async Task<SiloHandle> SecondarySiloHosting(string durableKey)
+    {
+        var management = _cluster.Client.GetGrain<IManagementGrain>(0);
+        var grain = _cluster.Client.GetGrain<IDurableGrain>(durableKey);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            await grain.GetInfo();
+            var host = await management.GetActivationAddress(grain);
+            if (_cluster.SecondarySilos.FirstOrDefault(s => s.SiloAddress.Equals(host)) is { } secondary)
+            {
+                return secondary;
+            }
+
+            await management.DeactivateGrain(grain.GetGrainId());
+            await Eventually.WaitUntil(async () => await management.GetActivationAddress(grain) is null, "the durable grain to deactivate");
+        }
+
+        throw new InvalidOperationException("The durable grain never landed on a secondary silo.");
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            SharedGrainStorage.AddTo(siloBuilder);
+            siloBuilder.AddBroker(o => o.SubscriptionLease = Lease);
+            siloBuilder.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+            });
+            siloBuilder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
+        }
+    }
+}
