@@ -8,8 +8,8 @@ using Orleans.Runtime;
 using OrleansBroker.Internal;
 using OrleansBroker.Silo;
 
-// The broker's silo: one silo on localhost clustering with in-memory storage and the Orleans
-// Dashboard unless configured otherwise. Settings: appsettings.json, then Broker__* environment
+// The broker's silo: one silo on localhost clustering with its store (an embedded Garnet) on local
+// disk and the Orleans Dashboard unless configured otherwise. Settings: appsettings.json, then Broker__* environment
 // variables, then the command line (the switches below, or any --Broker:Key=value).
 var switches = new Dictionary<string, string>
 {
@@ -22,6 +22,8 @@ var switches = new Dictionary<string, string>
     ["--redis"] = "Broker:Redis",
     ["--address"] = "Broker:Address",
     ["--cluster-id"] = "Broker:ClusterId",
+    ["--data-dir"] = "Broker:DataDir",
+    ["--store-port"] = "Broker:StorePort",
     ["--probe-timeout"] = "Broker:ProbeTimeout",
     ["--tls-cert"] = "Broker:TlsCertificate",
     ["--tls-cert-password"] = "Broker:TlsCertificatePassword",
@@ -68,6 +70,28 @@ catch (CertificateFileException ex)
     return 2;
 }
 
+// The single silo's store, started before the silo that keeps its state there and stopped after it.
+LocalStore? store = null;
+if (!settings.UsesRedis)
+{
+    try
+    {
+        store = LocalStore.Open(settings.EffectiveDataDir!, settings.StorePort);
+    }
+    catch (DataDirectoryException ex)
+    {
+        Console.Error.WriteLine($"silo: {ex.Message}");
+        return 2;
+    }
+    catch (Exception ex)
+    {
+        Console.Error.WriteLine($"silo: could not start the store in {settings.EffectiveDataDir}: {ErrorText.FirstLine(ex.GetBaseException())}");
+        return 1;
+    }
+}
+
+using var disposeStore = store;
+
 // A web host only when the dashboard is on, so a silo without it opens no HTTP port at all.
 var builderOptions = new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] };
 IHostApplicationBuilder builder = settings.DashboardPort == 0
@@ -89,7 +113,7 @@ if (settings.HealthPort != 0)
 
 builder.UseOrleans(silo =>
 {
-    SiloHosting.Configure(silo, settings, tls);
+    SiloHosting.Configure(silo, settings, tls, store?.Connection);
     SiloTelemetry.AddTo(silo, builder.Configuration);
 });
 SiloTelemetry.AddTo(builder.Services, builder.Configuration);
@@ -112,7 +136,7 @@ else
 
 using var disposeApp = app;
 var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansBroker.Silo");
-app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => logger.LogInformation("OrleansBroker silo ready: {Setup}", settings.Describe()));
+app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => logger.LogInformation("OrleansBroker silo ready: {Setup}", settings.Describe(store)));
 try
 {
     await app.RunAsync();
@@ -121,7 +145,7 @@ try
 catch (Exception ex) when (ex is not OperationCanceledException)
 {
     // Name the store that failed by its endpoints: the connection string may hold a password.
-    var store = settings.UsesRedis && ex.GetBaseException() is StackExchange.Redis.RedisConnectionException ? $"Redis at {RedisConnectionText.Describe(settings.ParsedRedis.EndPoints)}: " : "";
-    Console.Error.WriteLine($"silo: could not run: {store}{settings.Redact(ErrorText.FirstLine(ex.GetBaseException()))}");
+    var failed = settings.UsesRedis && ex.GetBaseException() is StackExchange.Redis.RedisConnectionException ? $"Redis at {RedisConnectionText.Describe(settings.ParsedRedis.EndPoints)}: " : "";
+    Console.Error.WriteLine($"silo: could not run: {failed}{settings.Redact(ErrorText.FirstLine(ex.GetBaseException()))}");
     return 1;
 }

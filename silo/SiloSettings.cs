@@ -18,6 +18,15 @@ internal sealed class SiloSettings
 
     public int SiloPort { get; set; } = 11111;
 
+    /// <summary>
+    /// Where the single silo (Localhost clustering) keeps its store: an embedded Garnet's append-only
+    /// file and checkpoints. Not set: <see cref="EffectiveDataDir"/>. Unused with Redis clustering.
+    /// </summary>
+    public string? DataDir { get; set; }
+
+    /// <summary>The embedded store's port on 127.0.0.1; 0: any free port.</summary>
+    public int StorePort { get; set; }
+
     public int GatewayPort { get; set; } = 30000;
 
     public string ClusterId { get; set; } = ClusterDefaults.ClusterId;
@@ -80,6 +89,9 @@ internal sealed class SiloSettings
 
     public IPAddress ParsedAddress => IPAddress.Parse(Address);
 
+    /// <summary><see cref="DataDir"/>, or the user's local application data/orleansbroker/&lt;cluster id&gt;; null when neither is known.</summary>
+    public string? EffectiveDataDir => string.IsNullOrWhiteSpace(DataDir) ? LocalStore.DefaultDirectory(ClusterId) : DataDir;
+
     /// <summary>The first thing wrong with the settings, or null.</summary>
     public string? Problem()
     {
@@ -119,7 +131,20 @@ internal sealed class SiloSettings
             return $"Broker:Address must be an IP address; it is '{Address}'";
         }
 
-        foreach (var (name, port, zeroAllowed) in new[] { ("SiloPort", SiloPort, false), ("GatewayPort", GatewayPort, false), ("DashboardPort", DashboardPort, true), ("HealthPort", HealthPort, true) })
+        if (!UsesRedis && string.IsNullOrWhiteSpace(DataDir))
+        {
+            if (EffectiveDataDir is null)
+            {
+                return "Broker:DataDir is not set and this user has no local application data directory to keep the store under; set Broker:DataDir";
+            }
+
+            if (ClusterId is "" or "." or ".." || ClusterId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || ClusterId.Contains('\\'))
+            {
+                return $"Broker:ClusterId '{ClusterId}' cannot name the default data directory; set Broker:DataDir";
+            }
+        }
+
+        foreach (var (name, port, zeroAllowed) in new[] { ("SiloPort", SiloPort, false), ("GatewayPort", GatewayPort, false), ("DashboardPort", DashboardPort, true), ("HealthPort", HealthPort, true), ("StorePort", StorePort, true) })
         {
             if (port is < 0 or > 65535 || (port == 0 && !zeroAllowed))
             {
@@ -127,10 +152,10 @@ internal sealed class SiloSettings
             }
         }
 
-        var ports = new[] { SiloPort, GatewayPort, DashboardPort, HealthPort }.Where(p => p != 0).ToList();
+        var ports = new[] { SiloPort, GatewayPort, DashboardPort, HealthPort, StorePort }.Where(p => p != 0).ToList();
         if (ports.Distinct().Count() != ports.Count)
         {
-            return $"Broker:SiloPort, GatewayPort, DashboardPort and HealthPort must differ (0 is none); they are {SiloPort}, {GatewayPort}, {DashboardPort} and {HealthPort}";
+            return $"Broker:SiloPort, GatewayPort, DashboardPort, HealthPort and StorePort must differ (0 is none); they are {SiloPort}, {GatewayPort}, {DashboardPort}, {HealthPort} and {StorePort}";
         }
 
         if (ProbeTimeout < TimeSpan.FromMilliseconds(100) || MissedProbes < 1)
@@ -155,9 +180,10 @@ internal sealed class SiloSettings
     public ConfigurationOptions ParsedRedis => ConfigurationOptions.Parse(Redis!);
 
     /// <summary>One line for the log: how this silo is set up, naming no secret.</summary>
-    public string Describe() =>
+    public string Describe(LocalStore? store) =>
         $"silo {Address}:{SiloPort}, gateway {Address}:{GatewayPort}, "
-        + (UsesRedis ? $"Redis clustering and storage at {RedisConnectionText.Describe(ParsedRedis.EndPoints)} (cluster '{ClusterId}')" : "localhost clustering, in-memory storage")
+        + (UsesRedis ? $"Redis clustering and storage at {RedisConnectionText.Describe(ParsedRedis.EndPoints)} (cluster '{ClusterId}')"
+            : $"localhost clustering, storage in {store?.Directory} (embedded Garnet at {RedisConnectionText.Describe(store?.Connection.EndPoints ?? [])})")
         + (!UsesTls ? ", no TLS" : TlsRequireClientCertificate ? ", mutual TLS" : ", TLS")
         + (DashboardPort == 0 ? ", no dashboard" : $", dashboard http://127.0.0.1:{DashboardPort}/")
         + (HealthPort != 0 ? $", health http://{Address}:{HealthPort}/health/ready" : DashboardPort != 0 ? $", health http://127.0.0.1:{DashboardPort}/health/ready" : ", no health endpoints");

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Storage;
 using OrleansBroker;
 using OrleansBroker.Durable;
@@ -39,4 +40,29 @@ public static class BrokerSiloHostingExtensions
         builder.Services.TryAddSingleton<IDurableLog>(ProcessLog);
         return builder;
     }
+
+    /// <summary>
+    /// Keeps the durable log in Redis or Garnet (<see cref="RedisDurableLog"/>) instead of memory,
+    /// before or after <see cref="AddBroker"/>. Garnet must run Lua in its transaction mode.
+    /// </summary>
+    public static ISiloBuilder AddBrokerRedisDurableLog(this ISiloBuilder builder, Action<RedisDurableLogOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.AddOptions<RedisDurableLogOptions>()
+            .Configure(configure)
+            .Validate(o => o.ConfigurationOptions is not null, $"{nameof(RedisDurableLogOptions)}.{nameof(RedisDurableLogOptions.ConfigurationOptions)} must be set.")
+            .ValidateOnStart();
+        builder.Services.RemoveAll<IDurableLog>();
+        builder.Services.AddSingleton<IDurableLog>(services =>
+        {
+            var options = services.GetRequiredService<IOptions<RedisDurableLogOptions>>().Value;
+            var prefix = options.KeyPrefix ?? $"orleansbroker:{services.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId}:log:";
+            return new RedisDurableLog(options.ConfigurationOptions!, prefix);
+        });
+        return builder;
+    }
+
+    /// <summary>Keeps the durable log in the Redis or Garnet that <paramref name="configuration"/> names (StackExchange.Redis syntax).</summary>
+    public static ISiloBuilder AddBrokerRedisDurableLog(this ISiloBuilder builder, StackExchange.Redis.ConfigurationOptions configuration) =>
+        builder.AddBrokerRedisDurableLog(o => o.ConfigurationOptions = configuration);
 }

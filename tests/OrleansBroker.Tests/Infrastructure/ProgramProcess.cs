@@ -16,9 +16,13 @@ public sealed class ProgramProcess : IDisposable
     private readonly ConcurrentQueue<(DateTime At, string Line)> _timedStdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
 
-    private ProgramProcess(Process process)
+    // The data directory made for a silo that was given none, deleted with the process.
+    private readonly string? _ownDataDir;
+
+    private ProgramProcess(Process process, string? ownDataDir)
     {
         _process = process;
+        _ownDataDir = ownDataDir;
         _process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is not null)
@@ -55,7 +59,11 @@ public sealed class ProgramProcess : IDisposable
     /// <summary>Starts silo/ (the silo host) or client/ (the command-line client), as built beside the tests.</summary>
     public static ProgramProcess Start(string program, params string[] args) => Start(program, NoEnvironment, args);
 
-    /// <summary>Starts silo/ or client/ with these environment variables added to the test's (a null value removes one).</summary>
+    /// <summary>
+    /// Starts silo/ or client/ with these environment variables added to the test's (a null value removes one).
+    /// A silo given no data directory (--data-dir or Broker__DataDir) gets a new temporary one, deleted
+    /// when it is disposed, so no test touches the user's own and parallel silos never share one.
+    /// </summary>
     public static ProgramProcess Start(string program, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var dll = Path.Combine(RepositoryRoot, program, "bin", BuildConfiguration, "net10.0", $"OrleansBroker.{char.ToUpperInvariant(program[0])}{program[1..]}.dll");
@@ -64,10 +72,25 @@ public sealed class ProgramProcess : IDisposable
             throw new FileNotFoundException($"Build the solution first: {dll} is missing.");
         }
 
-        return StartExecutable("dotnet", environment, [dll, .. args]);
+        string? ownDataDir = null;
+        if (program == "silo" && !environment.ContainsKey("Broker__DataDir") && !args.Any(a => a == "--data-dir" || a.StartsWith("--Broker:DataDir", StringComparison.Ordinal)))
+        {
+            ownDataDir = NewDataDir();
+            environment = new Dictionary<string, string?>(environment) { ["Broker__DataDir"] = ownDataDir };
+        }
+
+        return StartExecutable("dotnet", environment, [dll, .. args], ownDataDir);
     }
 
-    private static ProgramProcess StartExecutable(string executable, IReadOnlyDictionary<string, string?> environment, string[] args)
+    /// <summary>A new empty directory under the temporary directory, for a silo's data; the caller deletes it.</summary>
+    public static string NewDataDir()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "orleansbroker-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    private static ProgramProcess StartExecutable(string executable, IReadOnlyDictionary<string, string?> environment, string[] args, string? ownDataDir)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -94,7 +117,7 @@ public sealed class ProgramProcess : IDisposable
             }
         }
 
-        return new ProgramProcess(Process.Start(start)!);
+        return new ProgramProcess(Process.Start(start)!, ownDataDir);
     }
 
     /// <summary>Runs a program to its end and returns it, for its exit code and output.</summary>
@@ -178,6 +201,23 @@ public sealed class ProgramProcess : IDisposable
         }
 
         _process.Dispose();
+        if (_ownDataDir is not null)
+        {
+            DeleteDirectory(_ownDataDir);
+        }
+    }
+
+    /// <summary>Deletes a directory and what it holds, if it can: a leftover temporary directory fails no test.</summary>
+    public static void DeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left for the machine's cleaning of temporary files.
+        }
     }
 
     /// <summary>A loopback port free at the moment of asking.</summary>

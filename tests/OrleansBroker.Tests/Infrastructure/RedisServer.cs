@@ -4,7 +4,8 @@ namespace OrleansBroker.Tests.Infrastructure;
 
 /// <summary>
 /// A Redis-protocol store for tests that need one: Microsoft Research's Garnet, embedded in the test
-/// process on a free loopback port with Lua on (Orleans' Redis clustering runs scripts), no
+/// process on a free loopback port with Lua on (Orleans' Redis clustering runs scripts) in its transaction
+/// mode, so a script runs atomically as in Redis (the durable log relies on it), no
 /// persistence. Nothing is installed: `dotnet test` needs only the .NET SDK. Stopped when disposed.
 /// </summary>
 public sealed class RedisServer : IDisposable
@@ -27,7 +28,7 @@ public sealed class RedisServer : IDisposable
 
         // Small memory settings: a test cluster keeps a few hundred keys, and Garnet sizes its
         // hash index and log up front.
-        var server = new GarnetServer(["--bind", "127.0.0.1", "--port", port.ToString(), "--lua", "--index", "1m", "--memory", "64m"]);
+        var server = new GarnetServer(["--bind", "127.0.0.1", "--port", port.ToString(), "--lua", "--lua-transaction-mode", "--index", "1m", "--memory", "64m"]);
         try
         {
             server.Start();
