@@ -13,6 +13,11 @@ Arguments arguments;
 try
 {
     arguments = new Arguments(args);
+    if (arguments.WantsHelp)
+    {
+        return arguments.PrintHelp();
+    }
+
     switch (arguments.Get("--role"))
     {
         case "silo":
