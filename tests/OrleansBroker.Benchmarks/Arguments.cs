@@ -15,8 +15,10 @@ internal sealed class Arguments
     private static readonly (string Name, string Help)[] Flags =
     [
         ("--quick", "fewer messages and shorter latency runs"),
+        ("--durable-only", "only the durable (at-least-once) scenarios"),
         ("--testcluster", "ClusterBroker beside memory streams on one in-process TestCluster silo"),
         ("--tcp", "with --testcluster: over TCP"),
+        ("--durable", "(child role) the durable transport"),
     ];
 
     private static readonly (string Name, string Help)[] Values =
