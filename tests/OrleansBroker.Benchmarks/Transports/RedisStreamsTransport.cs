@@ -5,7 +5,8 @@ namespace OrleansBroker.Benchmarks.Transports;
 /// <summary>
 /// Redis Streams through StackExchange.Redis: XADD per publish, one consumer group per durable
 /// subscription, each member a consumer reading XREADGROUP COUNT/BLOCK on a connection of its own
-/// (BLOCK holds the connection) and acking every message it read by id in one XACK.
+/// (BLOCK holds the connection) and acking every message it read by id in one XACK, sent before
+/// the next read without waiting for its answer.
 /// </summary>
 internal sealed class RedisStreamsTransport(ConnectionMultiplexer connection, string address) : IDurableTransport
 {
@@ -35,6 +36,7 @@ internal sealed class RedisStreamsTransport(ConnectionMultiplexer connection, st
         _readers.Add(Task.Run(async () =>
         {
             await using var owned = reader;
+            var acks = new List<Task>();
             while (!_stopping.IsCancellationRequested)
             {
                 // StackExchange.Redis has no BLOCK of its own (it would stall a shared connection): send the command as it is.
@@ -54,10 +56,20 @@ internal sealed class RedisStreamsTransport(ConnectionMultiplexer connection, st
                     onMessage((byte[])((RedisResult[])entry[1]!)[1]!);
                 }
 
-                await db.StreamAcknowledgeAsync(topic, group, ids);
-                onAcked(ids.Length);
+                // Not awaited before the next read (JetStream's acks are not confirmed either): the XACK goes out first on
+                // the same connection, so the next read never waits on it, and the count moves when Redis has answered.
+                acks.Add(AckAsync(ids));
+                acks.RemoveAll(a => a.IsCompletedSuccessfully);
             }
+
+            await Task.WhenAll(acks);
         }));
+
+        async Task AckAsync(RedisValue[] ids)
+        {
+            await db.StreamAcknowledgeAsync(topic, group, ids);
+            onAcked(ids.Length);
+        }
     }
 
     public Task DeleteAsync(string topic, string group) => _db.KeyDeleteAsync(topic);
