@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Globalization;
 
 namespace OrleansBroker.Benchmarks;
@@ -10,10 +11,23 @@ namespace OrleansBroker.Benchmarks;
 /// </summary>
 internal sealed class Arguments
 {
-    private static readonly string[] Flags = ["--quick", "--testcluster", "--tcp"];
+    // Name and help text; the roles' options are the orchestrator's business, not the user's.
+    private static readonly (string Name, string Help)[] Flags =
+    [
+        ("--quick", "fewer messages and shorter latency runs"),
+        ("--durable-only", "only the durable (at-least-once) scenarios"),
+        ("--testcluster", "ClusterBroker beside memory streams on one in-process TestCluster silo"),
+        ("--tcp", "with --testcluster: over TCP"),
+        ("--durable", "(child role) the durable transport"),
+    ];
 
-    private static readonly string[] Values =
-        ["--size", "--json", "--role", "--silo-port", "--gateway-port", "--peer", "--port", "--topic", "--topics", "--queue", "--latency", "--count", "--rate"];
+    private static readonly (string Name, string Help)[] Values =
+    [
+        ("--size", "body size in bytes (256)"),
+        ("--json", "also write the results to this file"),
+        .. new[] { "--role", "--silo-port", "--gateway-port", "--peer", "--port", "--topic", "--topics", "--queue", "--latency", "--count", "--rate" }
+            .Select(name => (name, "(child role)")),
+    ];
 
     private readonly ParseResult _result;
     private readonly Dictionary<string, Option> _options;
@@ -21,8 +35,8 @@ internal sealed class Arguments
     public Arguments(string[] args)
     {
         var root = new RootCommand("OrleansBroker beside Orleans memory streams, Redis pub/sub and NATS core.");
-        _options = Flags.Select(name => (Option)new Option<bool>(name))
-            .Concat(Values.Select(name => new Option<string>(name)))
+        _options = Flags.Select(f => (Option)new Option<bool>(f.Name) { Description = f.Help })
+            .Concat(Values.Select(v => new Option<string>(v.Name) { Description = v.Help }))
             .ToDictionary(o => o.Name);
         foreach (var option in _options.Values)
         {
@@ -36,6 +50,12 @@ internal sealed class Arguments
             throw new ArgumentException(_result.UnmatchedTokens.Count > 0 ? $"unknown argument '{_result.UnmatchedTokens[0]}'" : _result.Errors[0].Message);
         }
     }
+
+    /// <summary>--help (or -h, -?) was given: nothing is run.</summary>
+    public bool WantsHelp => _result.Action is HelpAction;
+
+    /// <summary>Prints the help text; the exit code.</summary>
+    public int PrintHelp() => _result.Invoke();
 
     // An option with a default value (every flag) has an implicit result when not given: only an explicit one counts.
     public bool Has(string name) => _result.GetResult(_options[name]) is { Implicit: false };

@@ -2,18 +2,22 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using OrleansBroker.Benchmarks.Roles;
+using OrleansBroker.Benchmarks.Transports;
 
 namespace OrleansBroker.Benchmarks;
 
 /// <summary>
 /// Runs every scenario against every peer that is present, each peer in its own processes over
 /// real TCP on loopback: a silo process (OrleansBroker and memory streams), redis-server and
-/// nats-server from Debian's packages, one publisher process and subscriber processes.
+/// nats-server from Debian's packages, one publisher process and subscriber processes. The durable
+/// rows get servers of their own: nats-server with JetStream on file storage, and redis-server
+/// with an append-only file fsynced every second, both in a temporary directory.
 /// </summary>
 internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 {
     private readonly List<Process> _servers = [];
     private readonly Dictionary<string, int> _ports = [];
+    private readonly string _storage = Directory.CreateTempSubdirectory("orleansbroker-bench-").FullName;
     private Process? _silo;
 
     public List<Result> Results { get; } = [];
@@ -25,33 +29,56 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
         _silo = StartSelf("--role", "silo", "--silo-port", siloPort.ToString(), "--gateway-port", _ports[Peers.OrleansBroker].ToString());
         await WaitForLine(_silo, "ready", TimeSpan.FromSeconds(60));
 
-        await StartServerAsync(Peers.Redis, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "Ready to accept connections");
-        await StartServerAsync(Peers.Nats, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString()], "Server is ready");
+        if (!options.DurableOnly)
+        {
+            await StartServerAsync(Peers.Redis, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "Ready to accept connections");
+            await StartServerAsync(Peers.Nats, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString()], "Server is ready");
+        }
+
+        // Durable peers write every message to a file and fsync in the background (JetStream's default
+        // sync_interval is two minutes; appendfsync everysec once a second), as neither fsyncs each write by default.
+        await StartServerAsync(Peers.JetStream, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString(), "-js", "-sd", Path.Combine(_storage, "jetstream")], "Server is ready");
+        await StartServerAsync(Peers.RedisStreams, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", _storage], "Ready to accept connections");
     }
 
     public IEnumerable<string> PresentPeers => Peers.All.Where(_ports.ContainsKey);
 
+    public IEnumerable<string> PresentDurablePeers => Peers.Durable.Where(_ports.ContainsKey);
+
     /// <summary>Deliveries per second for one scenario and one peer; null when the peer cannot run it.</summary>
-    public async Task ThroughputAsync(string scenario, string peer, int subscribers, string? queue, int topicCount, long messages)
+    public Task ThroughputAsync(string scenario, string peer, int subscribers, string? queue, int topicCount, long messages) =>
+        ThroughputAsync(scenario, peer, subscribers, queue, topicCount, messages, durable: false);
+
+    /// <summary>Acks per second, first publish to last ack, for <paramref name="members"/> members of one durable subscription.</summary>
+    public Task DurableThroughputAsync(string scenario, string peer, int members, long messages) =>
+        ThroughputAsync(scenario, peer, members, DurableGroup, 1, messages, durable: true);
+
+    private async Task ThroughputAsync(string scenario, string peer, int subscribers, string? queue, int topicCount, long messages, bool durable)
     {
         var topic = $"bench.{Guid.NewGuid():N}";
         var subs = new List<Process>();
+        var admin = durable ? await CreateDurableAsync(peer, topic) : null;
         try
         {
             for (var i = 0; i < subscribers; i++)
             {
                 subs.Add(StartSelf(["--role", "sub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
-                    "--topics", topicCount.ToString(), .. queue is null ? Array.Empty<string>() : ["--queue", queue]]));
+                    "--topics", topicCount.ToString(), .. queue is null ? Array.Empty<string>() : ["--queue", queue], .. DurableFlag(durable)]));
             }
 
             foreach (var sub in subs)
             {
-                await WaitForLine(sub, "subscribed", TimeSpan.FromSeconds(60));
+                if (await WaitForSubscribedAsync(sub) is { } reason)
+                {
+                    Results.Add(Unavailable(scenario, peer, "acks/s", reason));
+                    return;
+                }
             }
 
             var expected = queue is null ? messages * subscribers : messages;
-            using var pub = StartSelf("--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
-                "--topics", topicCount.ToString(), "--count", messages.ToString(), "--size", options.Size.ToString());
+            using var pub = StartSelf(["--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
+                "--topics", topicCount.ToString(), "--count", messages.ToString(), "--size", options.Size.ToString(), .. DurableFlag(durable)]);
             var start = long.Parse((await WaitForLine(pub, "start", TimeSpan.FromSeconds(60))).Split(' ')[1]);
             var deadline = DateTime.UtcNow + options.ScenarioTimeout;
             var stats = subs.Select(_ => (Count: 0L, Last: 0L)).ToArray();
@@ -66,23 +93,50 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 
             var delivered = stats.Sum(s => s.Count);
             var seconds = TimeSpan.FromTicks(stats.Max(s => s.Last) - start).TotalSeconds;
-            Results.Add(new Result(scenario, peer, "deliveries/s", delivered / seconds, delivered < expected ? $"timed out: {delivered} of {expected}" : null));
+            Results.Add(new Result(scenario, peer, durable ? "acks/s" : "deliveries/s", delivered / seconds, delivered < expected ? $"timed out: {delivered} of {expected}" : null)
+            {
+                Durable = durable,
+            });
         }
         finally
         {
             await StopAllAsync(subs);
+            await DeleteDurableAsync(admin, topic);
         }
     }
 
-    /// <summary>Publish-to-handler latency at a fixed rate, one subscriber: p50, p99 and p99.9 in microseconds.</summary>
-    public async Task LatencyAsync(string peer, int rate, TimeSpan duration)
+    /// <summary>
+    /// Publish-to-handler latency at a fixed rate, one subscriber (durable: the one member of a
+    /// durable subscription, acking each message): p50, p99 and p99.9 in microseconds.
+    /// </summary>
+    public async Task LatencyAsync(string peer, int rate, TimeSpan duration, bool durable = false)
     {
         var topic = $"bench.latency.{Guid.NewGuid():N}";
         var messages = (long)(rate * duration.TotalSeconds);
-        using var sub = StartSelf("--role", "sub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic, "--latency", messages.ToString());
-        await WaitForLine(sub, "subscribed", TimeSpan.FromSeconds(60));
-        using var pub = StartSelf("--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
-            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString());
+        var scenario = $"{(durable ? "durable latency" : "latency")} {{0}} at {rate}/s";
+        var admin = durable ? await CreateDurableAsync(peer, topic) : null;
+        try
+        {
+            using var sub = StartSelf(["--role", "sub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic, "--latency", messages.ToString(),
+                .. durable ? ["--queue", DurableGroup, "--durable"] : Array.Empty<string>()]);
+            if (await WaitForSubscribedAsync(sub) is { } reason)
+            {
+                Results.AddRange(Percentiles.Select(p => Unavailable(string.Format(scenario, p.Name), peer, "microseconds", reason)));
+                return;
+            }
+
+            await MeasureLatencyAsync(sub, peer, topic, rate, duration, messages, scenario, durable);
+        }
+        finally
+        {
+            await DeleteDurableAsync(admin, topic);
+        }
+    }
+
+    private async Task MeasureLatencyAsync(Process sub, string peer, string topic, int rate, TimeSpan duration, long messages, string scenario, bool durable)
+    {
+        using var pub = StartSelf(["--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
+            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString(), .. DurableFlag(durable)]);
         await WaitForLine(pub, "published", duration + options.ScenarioTimeout);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         var stat = (Count: 0L, Last: 0L);
@@ -95,9 +149,12 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
         sub.StandardInput.Close();
         var final = (await WaitForLine(sub, "final", TimeSpan.FromSeconds(30))).Split(' ');
         var note = stat.Count < messages ? $"{stat.Count} of {messages} arrived" : null;
-        foreach (var (name, index) in new[] { ("p50", 4), ("p99", 5), ("p99.9", 6) })
+        foreach (var (name, index) in Percentiles)
         {
-            Results.Add(new Result($"latency {name} at {rate}/s", peer, "microseconds", double.Parse(final[index], System.Globalization.CultureInfo.InvariantCulture), note));
+            Results.Add(new Result(string.Format(scenario, name), peer, "microseconds", double.Parse(final[index], System.Globalization.CultureInfo.InvariantCulture), note)
+            {
+                Durable = durable,
+            });
         }
     }
 
@@ -131,6 +188,42 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAllAsync(_silo is null ? _servers : [.. _servers, _silo]);
+        Directory.Delete(_storage, recursive: true);
+    }
+
+    // The durable subscription's name on every peer (JetStream's durable consumer, Redis' consumer group, OrleansBroker's queue).
+    private const string DurableGroup = "bench";
+
+    // The percentiles of a latency row, by their place on the subscriber's "final" line.
+    private static readonly (string Name, int Index)[] Percentiles = [("p50", 4), ("p99", 5), ("p99.9", 6)];
+
+    private static string[] DurableFlag(bool durable) => durable ? ["--durable"] : [];
+
+    private static Result Unavailable(string scenario, string peer, string unit, string reason) =>
+        new(scenario, peer, unit, double.NaN, $"not available in this build ({reason})") { Durable = true };
+
+    /// <summary>Makes the durable subscription from this process, before its members join; the connection is kept to drop it afterwards.</summary>
+    private async Task<IDurableTransport> CreateDurableAsync(string peer, string topic)
+    {
+        var admin = await Peers.ConnectDurableAsync(peer, _ports[peer]);
+        await admin.CreateAsync(topic, DurableGroup);
+        return admin;
+    }
+
+    private static async Task DeleteDurableAsync(IDurableTransport? admin, string topic)
+    {
+        if (admin is not null)
+        {
+            await admin.DeleteAsync(topic, DurableGroup);
+            await admin.DisposeAsync();
+        }
+    }
+
+    /// <summary>Null once the subscriber has subscribed; the reason when its peer has no durable subscriptions in this build.</summary>
+    private static async Task<string?> WaitForSubscribedAsync(Process sub)
+    {
+        var line = await WaitForLine(sub, l => l.StartsWith("subscribed") || l.StartsWith("unavailable "), "subscribed", TimeSpan.FromSeconds(60));
+        return line.StartsWith("unavailable ") ? line["unavailable ".Length..] : null;
     }
 
     private async Task StartServerAsync(string peer, string program, Func<int, string[]> args, string readyLine)
@@ -193,18 +286,28 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
         return process;
     }
 
-    private static async Task<string> WaitForLine(Process process, string prefix, TimeSpan timeout, bool includeStderr = false)
+    private static Task<string> WaitForLine(Process process, string prefix, TimeSpan timeout, bool includeStderr = false) =>
+        WaitForLine(process, l => includeStderr ? l.Contains(prefix) : l.StartsWith(prefix), prefix, timeout);
+
+    private static async Task<string> WaitForLine(Process process, Func<string, bool> match, string prefix, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (Outputs[process].TakeFirst(l => includeStderr ? l.Contains(prefix) : l.StartsWith(prefix)) is { } line)
+            if (Outputs[process].TakeFirst(match) is { } line)
             {
                 return line;
             }
 
             if (process.HasExited)
             {
+                // Its last lines may still be on their way: WaitForExit returns once the redirected output has been read.
+                await process.WaitForExitAsync();
+                if (Outputs[process].TakeFirst(match) is { } last)
+                {
+                    return last;
+                }
+
                 throw new InvalidOperationException($"{process.StartInfo.FileName} exited ({process.ExitCode}) before '{prefix}': {Outputs[process].Tail()}");
             }
 
@@ -254,4 +357,8 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
     }
 }
 
-internal sealed record Result(string Scenario, string Peer, string Unit, double Value, string? Note);
+/// <summary>One figure; <see cref="Durable"/> rows are reported in a table of their own, beside the durable peers.</summary>
+internal sealed record Result(string Scenario, string Peer, string Unit, double Value, string? Note)
+{
+    public bool Durable { get; init; }
+}

@@ -1,11 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using OrleansBroker.Benchmarks;
 using OrleansBroker.Benchmarks.Roles;
 
 // OrleansBroker beside Orleans memory streams, Redis pub/sub and NATS core, each over real TCP
-// between separate processes on loopback, in one run:
-//   dotnet run -c Release --project tests/OrleansBroker.Benchmarks -- [--quick] [--size N] [--json FILE]
+// between separate processes on loopback, in one run, then its durable subscriptions beside NATS
+// JetStream and Redis Streams consumer groups:
+//   dotnet run -c Release --project tests/OrleansBroker.Benchmarks -- [--quick] [--size N] [--json FILE] [--durable-only]
 // and, with --testcluster, ClusterBroker beside memory streams on one in-process TestCluster silo.
 // Redis and NATS come from Debian's packages (redis-server, nats-server); a missing one is skipped.
 // The same program plays the child roles (--role silo|sub|pub|idle) the orchestrator starts.
@@ -13,10 +15,18 @@ Arguments arguments;
 try
 {
     arguments = new Arguments(args);
+    if (arguments.WantsHelp)
+    {
+        return arguments.PrintHelp();
+    }
+
     switch (arguments.Get("--role"))
     {
         case "silo":
             return await SiloRole.RunAsync(arguments.Int("--silo-port"), arguments.Int("--gateway-port"));
+        case "sub" when arguments.Has("--durable"):
+            return await DurableSubscriberRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!,
+                arguments.Get("--queue") ?? throw new ArgumentException("--queue is required with --durable"), arguments.Has("--latency"));
         case "sub" when arguments.Has("--latency"):
             return await SubscriberRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!, 1, null, arguments.Int("--latency"));
         case "sub":
@@ -25,7 +35,7 @@ try
         case "idle":
             return await SubscriberRole.RunIdleAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Int("--count"));
         case "pub":
-            return await PublisherRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!,
+            return await PublisherRole.RunAsync(arguments.Get("--peer")!, arguments.Has("--durable"), arguments.Int("--port"), arguments.Get("--topic")!,
                 arguments.Int("--topics", 1), arguments.Int("--count"), arguments.Int("--size", 256),
                 arguments.Has("--rate") ? arguments.Int("--rate") : null);
         case null:
@@ -43,12 +53,12 @@ catch (ArgumentException ex)
 BenchmarkOptions options;
 try
 {
-    options = new BenchmarkOptions(arguments.Has("--quick"), arguments.Int("--size", 256), arguments.Get("--json"));
-    arguments.ThrowOnUnknown("--quick", "--size", "--json", "--testcluster", "--tcp");
+    options = new BenchmarkOptions(arguments.Has("--quick"), arguments.Int("--size", 256), arguments.Get("--json"), arguments.Has("--durable-only"));
+    arguments.ThrowOnUnknown("--quick", "--size", "--json", "--durable-only", "--testcluster", "--tcp");
 }
 catch (ArgumentException ex)
 {
-    Console.Error.WriteLine($"benchmarks: {ex.Message} (options: --quick, --size N, --json FILE)");
+    Console.Error.WriteLine($"benchmarks: {ex.Message} (options: --quick, --size N, --json FILE, --durable-only; --help)");
     return 2;
 }
 
@@ -61,34 +71,54 @@ if (arguments.Has("--testcluster"))
 await using var orchestrator = new Orchestrator(options);
 await orchestrator.StartPeersAsync();
 var peers = orchestrator.PresentPeers.ToList();
-Console.Error.WriteLine($"benchmarks: peers {string.Join(", ", peers.Select(Peers.Title))}; {options.Size}-byte bodies; {(options.Quick ? "quick" : "full")} run");
+var durablePeers = orchestrator.PresentDurablePeers.ToList();
+Console.Error.WriteLine($"benchmarks: peers {string.Join(", ", (options.DurableOnly ? durablePeers : peers.Union(durablePeers)).Select(Peers.Title))}; " +
+    $"{options.Size}-byte bodies; {(options.Quick ? "quick" : "full")} run{(options.DurableOnly ? ", durable scenarios only" : "")}");
 
-var queueGroupPeers = new[] { Peers.OrleansBroker, Peers.Nats };
-foreach (var peer in peers)
+if (!options.DurableOnly)
 {
-    var messages = options.Messages(peer);
-    Console.Error.WriteLine($"benchmarks: {Peers.Title(peer)} ...");
-    await orchestrator.ThroughputAsync("1 -> 1", peer, 1, null, 1, messages);
-    await orchestrator.ThroughputAsync("1 -> 10 (fan-out)", peer, 10, null, 1, messages / 10);
-    if (queueGroupPeers.Contains(peer))
+    var queueGroupPeers = new[] { Peers.OrleansBroker, Peers.Nats };
+    foreach (var peer in peers)
     {
-        await orchestrator.ThroughputAsync("10-member queue group", peer, 10, "workers", 1, messages);
+        var messages = options.Messages(peer);
+        Console.Error.WriteLine($"benchmarks: {Peers.Title(peer)} ...");
+        await orchestrator.ThroughputAsync("1 -> 1", peer, 1, null, 1, messages);
+        await orchestrator.ThroughputAsync("1 -> 10 (fan-out)", peer, 10, null, 1, messages / 10);
+        if (queueGroupPeers.Contains(peer))
+        {
+            await orchestrator.ThroughputAsync("10-member queue group", peer, 10, "workers", 1, messages);
+        }
+
+        await orchestrator.ThroughputAsync("1,000 topics, 1 subscriber each", peer, 1, null, 1000, messages);
+        await orchestrator.LatencyAsync(peer, 10_000, options.LatencyDuration);
+    }
+}
+
+// At-least-once: each publish awaits the store, each message is acked; window 512 for every peer.
+foreach (var peer in durablePeers)
+{
+    Console.Error.WriteLine($"benchmarks: {Peers.Title(peer)} (durable) ...");
+    await orchestrator.DurableThroughputAsync("durable 1 -> 1, acked", peer, 1, options.DurableMessages);
+    await orchestrator.DurableThroughputAsync("durable 3-member group, acked", peer, 3, options.DurableMessages);
+    await orchestrator.LatencyAsync(peer, 2_000, options.LatencyDuration, durable: true);
+}
+
+if (!options.DurableOnly)
+{
+    foreach (var count in options.Quick ? new[] { 10_000 } : [10_000, 100_000])
+    {
+        await orchestrator.MemoryPerSubscriptionAsync(count);
     }
 
-    await orchestrator.ThroughputAsync("1,000 topics, 1 subscriber each", peer, 1, null, 1000, messages);
-    await orchestrator.LatencyAsync(peer, 10_000, options.Quick ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(10));
+    Report.Print(orchestrator.Results.Where(r => !r.Durable).ToList(), peers, Console.Out);
+    Console.Out.WriteLine();
 }
 
-foreach (var count in options.Quick ? new[] { 10_000 } : [10_000, 100_000])
-{
-    await orchestrator.MemoryPerSubscriptionAsync(count);
-}
-
-Report.Print(orchestrator.Results, peers, Console.Out);
+Report.Print(orchestrator.Results.Where(r => r.Durable).ToList(), durablePeers, Console.Out);
 if (options.Json is { } json)
 {
     await File.WriteAllTextAsync(json, JsonSerializer.Serialize(new { options.Size, options.Quick, Machine = $"{Environment.ProcessorCount} cores", orchestrator.Results },
-        new JsonSerializerOptions { WriteIndented = true }));
+        new JsonSerializerOptions { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 }
 
 return 0;

@@ -25,7 +25,7 @@ internal static class Report
             {
                 var theirs = results.FirstOrDefault(r => r.Scenario == scenario && r.Peer == peer);
                 row.Add(Format(theirs));
-                row.Add(ours is null || theirs is null || theirs.Value == 0 ? "-" : string.Create(CultureInfo.InvariantCulture, $"{ours.Value / theirs.Value:0.00}x"));
+                row.Add(ours is null || theirs is null || theirs.Value == 0 || double.IsNaN(ours.Value) || double.IsNaN(theirs.Value) ? "-" : string.Create(CultureInfo.InvariantCulture, $"{ours.Value / theirs.Value:0.00}x"));
             }
 
             rows.Add(row);
@@ -45,7 +45,9 @@ internal static class Report
         output.WriteLine("ratio: OrleansBroker's figure over the peer's (for latency and memory, lower is better, so a ratio under 1 is ahead).");
     }
 
+    // NaN: the peer cannot run the scenario in this build (the note says why).
     private static string Format(Result? result) => result is null
         ? "n/a"
+        : double.IsNaN(result.Value) ? "not available"
         : result.Value.ToString(result.Value >= 100 ? "N0" : "0.0", CultureInfo.InvariantCulture);
 }

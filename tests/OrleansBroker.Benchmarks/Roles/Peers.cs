@@ -9,15 +9,24 @@ internal static class Peers
     public const string MemoryStreams = "memorystreams";
     public const string Redis = "redis";
     public const string Nats = "nats";
+    public const string JetStream = "jetstream";
+    public const string RedisStreams = "redisstreams";
 
+    /// <summary>The peers of the plain (at-most-once) rows.</summary>
     public static readonly string[] All = [OrleansBroker, MemoryStreams, Redis, Nats];
+
+    /// <summary>The peers of the durable (at-least-once) rows.</summary>
+    public static readonly string[] Durable = [OrleansBroker, JetStream, RedisStreams];
 
     public static string Title(string peer) => peer switch
     {
         OrleansBroker => "OrleansBroker",
         MemoryStreams => "memory streams",
         Redis => "Redis pub/sub",
-        _ => "NATS core",
+        Nats => "NATS core",
+        JetStream => "NATS JetStream",
+        RedisStreams => "Redis Streams",
+        _ => peer,
     };
 
     public static async Task<ITransport> ConnectAsync(string peer, int port) => peer switch
@@ -27,6 +36,14 @@ internal static class Peers
         Redis => await RedisTransport.ConnectAsync(port),
         Nats => await NatsTransport.ConnectAsync(port),
         _ => throw new ArgumentException($"unknown peer '{peer}'"),
+    };
+
+    public static async Task<IDurableTransport> ConnectDurableAsync(string peer, int port) => peer switch
+    {
+        OrleansBroker => await OrleansBrokerDurableTransport.ConnectAsync(port),
+        JetStream => await JetStreamTransport.ConnectAsync(port),
+        RedisStreams => await RedisStreamsTransport.ConnectAsync(port),
+        _ => throw new ArgumentException($"no durable transport for peer '{peer}'"),
     };
 
     /// <summary>The topic names of a run: one, or <paramref name="count"/> numbered ones.</summary>

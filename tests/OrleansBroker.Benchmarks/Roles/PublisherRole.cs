@@ -1,16 +1,19 @@
+using OrleansBroker.Benchmarks.Transports;
+
 namespace OrleansBroker.Benchmarks.Roles;
 
 /// <summary>
 /// A publisher process: publishes COUNT bodies round robin over the topics, with a bounded window
 /// of publishes in flight, as fast as it can or at a fixed rate. At a fixed rate each body starts
 /// with the time it was due (UTC ticks), not the time it was sent, so a stall is counted in full
-/// (no coordinated omission). Prints "start TICKS" and "published COUNT TICKS".
+/// (no coordinated omission). Durable: each publish completes when the peer's store confirmed it.
+/// Prints "start TICKS" and "published COUNT TICKS".
 /// </summary>
 internal static class PublisherRole
 {
-    public static async Task<int> RunAsync(string peer, int port, string topic, int topicCount, long count, int size, double? rate)
+    public static async Task<int> RunAsync(string peer, bool durable, int port, string topic, int topicCount, long count, int size, double? rate)
     {
-        await using var transport = await Peers.ConnectAsync(peer, port);
+        await using IPublisher transport = durable ? await Peers.ConnectDurableAsync(peer, port) : await Peers.ConnectAsync(peer, port);
         var topics = Peers.Topics(topic, topicCount);
         var window = new Queue<Task>();
         var fixedBody = new byte[Math.Max(size, 8)];

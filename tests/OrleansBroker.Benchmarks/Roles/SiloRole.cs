@@ -20,7 +20,8 @@ internal static class SiloRole
         builder.Logging.ClearProviders();
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(siloPort, gatewayPort, serviceId: SiloRoleNames.ClusterId, clusterId: SiloRoleNames.ClusterId)
-            .AddBroker()
+            // The plain rows subscribe with MaxPending 4,000,000 (wait, never drop): let the silo accept it.
+            .AddBroker(o => o.MaxPendingLimit = Transports.OrleansBrokerTransport.MaxPending)
             .AddMemoryStreams(SiloRoleNames.StreamProvider)
             .AddMemoryGrainStorage("PubSubStore"));
         using var host = builder.Build();

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using HdrHistogram;
 
 namespace OrleansBroker.Benchmarks.Roles;
 
@@ -13,47 +12,14 @@ internal static class SubscriberRole
     public static async Task<int> RunAsync(string peer, int port, string topic, int topicCount, string? queue, int latencySamples)
     {
         await using var transport = await Peers.ConnectAsync(peer, port);
-        long count = 0, first = 0, last = 0;
-        // Latency in ticks (100 ns), up to a minute, three significant digits.
-        var latencies = new LongConcurrentHistogram(1, TimeSpan.TicksPerMinute, 3);
+        var stats = new DeliveryStats(latencySamples > 0);
         foreach (var name in Peers.Topics(topic, topicCount))
         {
-            await transport.SubscribeAsync(name, queue, body =>
-            {
-                var now = DateTime.UtcNow.Ticks;
-                var n = Interlocked.Increment(ref count);
-                if (n == 1)
-                {
-                    Volatile.Write(ref first, now);
-                }
-
-                if (latencySamples > 0 && body.Length >= 8)
-                {
-                    latencies.RecordValue(Math.Clamp(now - BitConverter.ToInt64(body.Span), 1, TimeSpan.TicksPerMinute));
-                }
-
-                Volatile.Write(ref last, now);
-            });
+            await transport.SubscribeAsync(name, queue, stats.Delivered);
         }
 
         Console.WriteLine("subscribed");
-        // Console.In reads synchronously even through its async methods: read it on a thread of its own.
-        var input = Task.Run(() => Console.In.ReadToEnd());
-        long reported = -1;
-        while (!input.IsCompleted)
-        {
-            var now = Interlocked.Read(ref count);
-            if (now != reported)
-            {
-                reported = now;
-                Console.WriteLine($"stat {now} {Volatile.Read(ref first)} {Volatile.Read(ref last)}");
-            }
-
-            await Task.WhenAny(input, Task.Delay(50));
-        }
-
-        string Percentile(double p) => latencies.TotalCount == 0 ? "0" : (latencies.GetValueAtPercentile(p) / 10.0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
-        Console.WriteLine($"final {count} {first} {last} {Percentile(50)} {Percentile(99)} {Percentile(99.9)}");
+        await stats.ReportUntilClosedAsync();
         return 0;
     }
 

@@ -1,17 +1,11 @@
 namespace OrleansBroker.Benchmarks.Transports;
 
 /// <summary>One peer's publish and subscribe, as the benchmark drives them: the same calls for every peer.</summary>
-internal interface ITransport : IAsyncDisposable
+internal interface ITransport : IPublisher
 {
-    /// <summary>Publishes one body; the task completes when the peer has taken it (for the publish window).</summary>
-    Task PublishAsync(string topic, byte[] body);
-
     /// <summary>Subscribes; <paramref name="onMessage"/> runs for each body, one at a time per subscription.</summary>
     Task SubscribeAsync(string topic, string? queue, Action<ReadOnlyMemory<byte>> onMessage);
 
     /// <summary>Whether this peer has queue groups at all.</summary>
     bool HasQueueGroups { get; }
-
-    /// <summary>How many publishes may be in flight at once: what the peer's own limits allow.</summary>
-    int PublishWindow { get; }
 }

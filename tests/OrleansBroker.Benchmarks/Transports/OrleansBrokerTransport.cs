@@ -9,6 +9,9 @@ namespace OrleansBroker.Benchmarks.Transports;
 /// <summary>OrleansBroker's ClusterBroker over a real TCP connection to the benchmark silo.</summary>
 internal sealed class OrleansBrokerTransport(IHost host, ClusterBroker broker) : ITransport
 {
+    /// <summary>Far above any run's backlog, so deliveries wait rather than drop; the benchmark's silo allows it.</summary>
+    public const int MaxPending = 4_000_000;
+
     public bool HasQueueGroups => true;
 
     public int PublishWindow => 16_384;
@@ -43,7 +46,7 @@ internal sealed class OrleansBrokerTransport(IHost host, ClusterBroker broker) :
         {
             onMessage(evt.Message.Body);
             return Task.CompletedTask;
-        }, new SubscribeOptions { Queue = queue, MaxPending = 4_000_000 });
+        }, new SubscribeOptions { Queue = queue, MaxPending = MaxPending });
 
     public async ValueTask DisposeAsync()
     {
