@@ -172,6 +172,10 @@ internal sealed partial class HandlerDispatcher
         // The loop began inside SubscribeAsync and inherited whatever Activity was current there;
         // handlers must run in their message's trace, not in the subscriber's.
         Activity.Current = null;
+
+        // Set once for the loop's own flow, where every handler runs, rather than around each call:
+        // each change of an AsyncLocal allocates a new ExecutionContext, two per message.
+        InHandler.Value = this;
         while (true)
         {
             Message message;
@@ -214,7 +218,6 @@ internal sealed partial class HandlerDispatcher
             }
 
             room?.TrySetResult();
-            InHandler.Value = this;
             TaskCompletionSource? idle;
             try
             {
@@ -222,7 +225,6 @@ internal sealed partial class HandlerDispatcher
             }
             finally
             {
-                InHandler.Value = null;
                 lock (_gate)
                 {
                     if (!_closed)
