@@ -233,7 +233,7 @@ internal sealed partial class DurableGrain(
     {
         ValidateKey();
         return Task.FromResult(state.State.Exists
-            ? new DurableSnapshot(_queue, _members.Count, _ledger.Backlog, _ledger.AckPending, state.State.Redelivered, state.State.DeadLettered)
+            ? new DurableSnapshot(_queue, _members.Count, _ledger.Backlog, _ledger.AckPending, state.State.Redelivered, state.State.DeadLettered) { Host = RuntimeIdentity }
             : null);
     }
 

@@ -73,8 +73,11 @@ public sealed record DurableSnapshot(
     [property: Id(4)] long Redelivered,
     [property: Id(5)] long DeadLettered)
 {
+    /// <summary>See <see cref="DurableInfo.Host"/>.</summary>
+    [Id(6)] public string? Host { get; init; }
+
     /// <summary>The public record of these figures.</summary>
-    public DurableInfo ToInfo() => new(Queue, Members, Backlog, AckPending, Redelivered, DeadLettered);
+    public DurableInfo ToInfo() => new(Queue, Members, Backlog, AckPending, Redelivered, DeadLettered) { Host = Host };
 }
 
 /// <summary>The key of a durable subscription's grain: topic + "/" + queue (a queue holds no '/', a topic may).</summary>
