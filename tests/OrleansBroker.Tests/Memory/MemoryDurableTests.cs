@@ -5,11 +5,12 @@ using OrleansBroker.Tests.Infrastructure;
 namespace OrleansBroker.Tests.Memory;
 
 /// <summary>
-/// A MemoryBroker's durable timing on a fake clock, to the millisecond: the conformance suite runs on
-/// real time and can only bound it from below. The clock moves only when a test advances it, and the
-/// broker handles a due timer inside <see cref="FakeTimeProvider.Advance"/>, so its figures can be read at once.
+/// MemoryBroker-only durable tests: its timing on a fake clock, to the millisecond (the conformance
+/// suite runs on real time and can only bound it from below), and its readings of points the contract
+/// leaves open (docs/durable.md). The clock moves only when a test advances it, and the broker handles
+/// a due timer inside <see cref="FakeTimeProvider.Advance"/>, so its figures can be read at once.
 /// </summary>
-public sealed class MemoryDurableClockTests
+public sealed class MemoryDurableTests
 {
     private const string Queue = "workers";
     private static readonly TimeSpan OneMs = TimeSpan.FromMilliseconds(1);
@@ -163,5 +164,69 @@ public sealed class MemoryDurableClockTests
 
         Assert.Null(await broker.GetTopicAsync("orders.0"));
         Assert.Equal(1, (await Durable(broker, kept)).Backlog);
+    }
+
+    [Fact]
+    public async Task MaxPending_BoundsWhatOneMemberHoldsUnacked_AndNothingIsDropped()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("memory.maxpending");
+        var small = new Collector();
+        await using var sub = await broker.SubscribeAsync(topic, small.Handler,
+            new SubscribeOptions { Queue = Queue, Durable = true, AutoAck = false, MaxPending = 2 });
+        for (var i = 0; i < 5; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString(i.ToString()));
+        }
+
+        await small.WaitForCount(2);
+        Assert.Equal(new DurableInfo(Queue, 1, 5, 2, 0, 0), await Durable(broker, topic));
+        Assert.Equal(0, (await broker.GetTopicAsync(topic))!.Dropped);
+        for (var acked = 0; acked < 5; acked++)
+        {
+            await small.WaitForCount(acked + 1);
+            Assert.True(small.Count <= acked + 2, $"{small.Count} held with {acked} acked; MaxPending is 2");
+            await small.Events[acked].AckAsync();
+        }
+
+        Assert.Equal(["0", "1", "2", "3", "4"], small.Bodies);
+    }
+
+    [Fact]
+    public async Task DeadLetters_IgnoreTheDeadLetterTopicsMaxBacklog_AndAreNotDeadLetteredAgain()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("memory.dlq");
+        var deadLetters = DeadLetter.TopicOf(topic, Queue);
+
+        // The dlq durable exists before the first dead letter, with a backlog of one and one delivery.
+        var reader = await broker.SubscribeAsync(deadLetters, new Collector().Handler,
+            new SubscribeOptions { Queue = DeadLetter.Queue, Durable = true, MaxBacklog = 1, MaxDeliver = 1 });
+        await reader.UnsubscribeAsync();
+        await using var sub = await broker.SubscribeAsync(topic, (evt, ct) => evt.NakAsync(TimeSpan.Zero, ct),
+            new SubscribeOptions { Queue = Queue, Durable = true, AutoAck = false, MaxDeliver = 1 });
+        await broker.PublishAsync(topic, Message.FromString("a"));
+        await broker.PublishAsync(topic, Message.FromString("b"));
+        await Eventually.WaitUntil(async () => (await Durable(broker, topic)).DeadLettered == 2, "two dead letters");
+        Assert.Equal(2, (await broker.GetTopicAsync(deadLetters))!.Durables.Single().Backlog);
+
+        // Nakked past its MaxDeliver, a dead letter comes back rather than going to "$DLQ.$DLQ...".
+        var counts = new ConcurrentQueue<int>();
+        await using var nakker = await broker.SubscribeAsync(deadLetters, async (evt, ct) =>
+        {
+            counts.Enqueue(evt.DeliveryCount);
+            if (evt.DeliveryCount < 3)
+            {
+                await evt.NakAsync(TimeSpan.Zero, ct);
+            }
+            else
+            {
+                await evt.AckAsync(ct);
+            }
+        }, new SubscribeOptions { Queue = DeadLetter.Queue, Durable = true, AutoAck = false, MaxDeliver = 1 });
+        await Eventually.WaitUntil(async () => (await broker.GetTopicAsync(deadLetters))!.Durables.Single().Backlog == 0, "both dead letters acked on their third delivery");
+        Assert.Equal(0, (await broker.GetTopicAsync(deadLetters))!.Durables.Single().DeadLettered);
+        Assert.Equal(6, counts.Count);
+        Assert.DoesNotContain(await broker.ListTopicsAsync(), t => t.Topic.StartsWith("$DLQ.$", StringComparison.Ordinal));
     }
 }
