@@ -499,6 +499,49 @@ public abstract class DurableConformanceTests
         await WaitForDurable(broker, topic, d => d.Backlog == 0 && d.Members == 1, "the stayer's acks");
     }
 
+    [Fact]
+    public async Task UnderLoad_WithFailuresAndAMemberLeaving_EveryMessageIsHandled_AndNothingIsLeft()
+    {
+        const int count = 2_000;
+        await using var broker = await ConnectedBroker(new BrokerOptions { ErrorHandler = (_, _) => Task.CompletedTask });
+        var topic = Topics.Unique("durable.load");
+        var handled = new ConcurrentDictionary<string, int>();
+        MessageHandler handler = (evt, _) =>
+        {
+            var body = evt.Message.BodyAsString();
+
+            // One in twenty fails on its first delivery and comes back after the backoff.
+            if (evt.DeliveryCount == 1 && int.Parse(body) % 20 == 0)
+            {
+                throw new InvalidOperationException("transient");
+            }
+
+            handled.AddOrUpdate(body, 1, (_, n) => n + 1);
+            return Task.CompletedTask;
+        };
+        var options = Durable() with { AckWait = TimeSpan.FromSeconds(5), MaxAckPending = 100 };
+        var leaving = await broker.SubscribeAsync(topic, handler, options);
+        await using var staying = await broker.SubscribeAsync(topic, handler, options);
+
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i += 100)
+            {
+                await Task.WhenAll(Numbers(100, i).Select(b => broker.PublishAsync(topic, Message.FromString(b))));
+            }
+        });
+        await WaitFor(() => handled.Count >= count / 4, "a quarter handled");
+        await leaving.UnsubscribeAsync();
+        await publishing;
+
+        await WaitForDurable(broker, topic, d => d.Backlog == 0 && d.AckPending == 0, "every message acked");
+        Assert.Equal(Numbers(count).ToHashSet(), handled.Keys.ToHashSet());
+        var info = await DurableOf(broker, topic);
+        Assert.Equal(1, info!.Members);
+        Assert.True(info.Redelivered >= count / 20, $"{info.Redelivered} redeliveries; {count / 20} failed first deliveries");
+        Assert.Equal(0, info.DeadLettered);
+    }
+
     // ---- Dead letters ----
 
     [Fact]
