@@ -138,6 +138,8 @@ public sealed class ProgramProcess : IDisposable
             throw;
         }
 
+        // Callers keep it for its output and seldom dispose it: its temporary data directory goes now.
+        process.DeleteOwnDataDir();
         return process;
     }
 
@@ -201,6 +203,11 @@ public sealed class ProgramProcess : IDisposable
         }
 
         _process.Dispose();
+        DeleteOwnDataDir();
+    }
+
+    private void DeleteOwnDataDir()
+    {
         if (_ownDataDir is not null)
         {
             DeleteDirectory(_ownDataDir);
