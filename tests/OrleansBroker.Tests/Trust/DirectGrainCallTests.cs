@@ -16,6 +16,7 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
     [Theory]
     [InlineData("bad topic")]
     [InlineData("$sys.topic")]
+    [InlineData("$DLQ.orders.workers")]
     [InlineData("a..b")]
     [InlineData("orders.*")]
     public async Task Publish_ToAnInvalidTopicKey_IsRefusedWithInvalidTopic(string topic)
@@ -160,6 +161,69 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
         await broker.PublishAsync(topic, Message.FromString("after renewal"));
         await collector.WaitForCount(2);
         Assert.Equal(["real", "after renewal"], collector.Bodies);
+    }
+
+    [Theory]
+    [InlineData("no-slash", BrokerErrorCode.InvalidQueue)]
+    [InlineData("bad topic/workers", BrokerErrorCode.InvalidTopic)]
+    [InlineData("orders/bad queue", BrokerErrorCode.InvalidQueue)]
+    [InlineData("$sys.orders/workers", BrokerErrorCode.InvalidTopic)]
+    public async Task DurableGrain_WithABadKey_IsRefused(string key, BrokerErrorCode code)
+    {
+        var grain = Client.GetGrain<IDurableGrain>(key);
+        Assert.Equal(code, (await Assert.ThrowsAsync<BrokerException>(() => grain.GetInfo())).Code);
+        Assert.Equal(code, (await Assert.ThrowsAsync<BrokerException>(() => grain.Delete())).Code);
+        Assert.Equal(code, (await Assert.ThrowsAsync<BrokerException>(() => grain.Settle(Guid.NewGuid().ToString("N"), [], [], []))).Code);
+    }
+
+    [Fact]
+    public async Task DurableSettle_WithBadInput_IsRefused_AndAnotherMembersAckChangesNothing()
+    {
+        await using var broker = await ConnectedBroker();
+        var topic = Topics.Unique("direct");
+        var held = new Collector();
+        await using var member = await broker.SubscribeAsync(topic, held.Handler,
+            new SubscribeOptions { Queue = "workers", Durable = true, AutoAck = false, AckWait = TimeSpan.FromMinutes(5) });
+        await broker.PublishAsync(topic, Message.FromString("x"));
+        await held.WaitForCount(1);
+
+        var grain = Client.GetGrain<IDurableGrain>(DurableKey.Of(topic, "workers"));
+        var tag = new DeliveryTag(1, 1);
+        await Assert.ThrowsAsync<ArgumentException>(() => grain.Settle("", [], [tag], []));
+        await Assert.ThrowsAsync<ArgumentNullException>(() => grain.Settle(Guid.NewGuid().ToString("N"), null!, [tag], []));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            grain.Settle(((ClusterSubscription)member).Id, [], [], [new DurableNak(tag, TimeSpan.FromSeconds(-1))]));
+
+        // Only the member the message is out to can settle it.
+        await grain.Settle(Guid.NewGuid().ToString("N"), [], [tag], []);
+        Assert.Equal(1, (await grain.GetInfo())!.Backlog);
+        await held.Events[0].AckAsync();
+        await Eventually.WaitUntil(async () => (await grain.GetInfo())!.Backlog == 0, "the member's own ack");
+    }
+
+    [Fact]
+    public async Task Attach_AsADurableMember_WithBadSettings_IsRefused_AndCreatesNothing()
+    {
+        var topic = Topics.Unique("direct");
+        var grain = Client.GetGrain<ISubscriberGrain>(Guid.NewGuid().ToString("N"));
+        var observer = Client.CreateObjectReference<IMessageObserver>(new SilentObserver());
+        var good = DurableSettings.Default;
+        try
+        {
+            var queue = await Assert.ThrowsAsync<BrokerException>(() => grain.Attach(new SubscriptionSpec(topic, null, 10, good), observer));
+            Assert.Equal(BrokerErrorCode.InvalidQueue, queue.Code);
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.Attach(new SubscriptionSpec(topic, "workers", 10, good with { AckWait = TimeSpan.Zero }), observer));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.Attach(new SubscriptionSpec(topic, "workers", 10, good with { MaxDeliver = 0 }), observer));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.Attach(new SubscriptionSpec(topic, "workers", 10, good with { MaxAckPending = 0 }), observer));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => grain.Attach(new SubscriptionSpec(topic, "workers", 10, good with { MaxBacklog = 0 }), observer));
+        }
+        finally
+        {
+            Client.DeleteObjectReference<IMessageObserver>(observer);
+        }
+
+        Assert.Null(await Client.GetGrain<IDurableGrain>(DurableKey.Of(topic, "workers")).GetInfo());
+        Assert.Null(await Client.GetGrain<ITopicGrain>(topic).GetInfo());
     }
 
     private async Task<ClusterBroker> ConnectedBroker()
