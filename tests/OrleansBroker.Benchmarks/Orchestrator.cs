@@ -15,6 +15,12 @@ namespace OrleansBroker.Benchmarks;
 /// </summary>
 internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 {
+    // The durable subscription's name on every peer (JetStream's durable consumer, Redis' consumer group, OrleansBroker's queue).
+    private const string DurableGroup = "bench";
+
+    // The percentiles of a latency row, by their place on the subscriber's "final" line.
+    private static readonly (string Name, int Index)[] Percentiles = [("p50", 4), ("p99", 5), ("p99.9", 6)];
+
     private readonly List<Process> _servers = [];
     private readonly Dictionary<string, int> _ports = [];
     private readonly string _storage = Directory.CreateTempSubdirectory("orleansbroker-bench-").FullName;
@@ -133,31 +139,6 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
         }
     }
 
-    private async Task MeasureLatencyAsync(Process sub, string peer, string topic, int rate, TimeSpan duration, long messages, string scenario, bool durable)
-    {
-        using var pub = StartSelf(["--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
-            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString(), .. DurableFlag(durable)]);
-        await WaitForLine(pub, "published", duration + options.ScenarioTimeout);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        var stat = (Count: 0L, Last: 0L);
-        while (stat.Count < messages && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-            stat = LatestStat(sub, stat);
-        }
-
-        sub.StandardInput.Close();
-        var final = (await WaitForLine(sub, "final", TimeSpan.FromSeconds(30))).Split(' ');
-        var note = stat.Count < messages ? $"{stat.Count} of {messages} arrived" : null;
-        foreach (var (name, index) in Percentiles)
-        {
-            Results.Add(new Result(string.Format(scenario, name), peer, "microseconds", double.Parse(final[index], System.Globalization.CultureInfo.InvariantCulture), note)
-            {
-                Durable = durable,
-            });
-        }
-    }
-
     /// <summary>
     /// Silo memory per idle OrleansBroker subscription, two ways: the managed heap after a full
     /// collection (what the subscriptions keep alive) and the resident set (what the machine pays).
@@ -191,11 +172,30 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
         Directory.Delete(_storage, recursive: true);
     }
 
-    // The durable subscription's name on every peer (JetStream's durable consumer, Redis' consumer group, OrleansBroker's queue).
-    private const string DurableGroup = "bench";
+    private async Task MeasureLatencyAsync(Process sub, string peer, string topic, int rate, TimeSpan duration, long messages, string scenario, bool durable)
+    {
+        using var pub = StartSelf(["--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
+            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString(), .. DurableFlag(durable)]);
+        await WaitForLine(pub, "published", duration + options.ScenarioTimeout);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var stat = (Count: 0L, Last: 0L);
+        while (stat.Count < messages && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            stat = LatestStat(sub, stat);
+        }
 
-    // The percentiles of a latency row, by their place on the subscriber's "final" line.
-    private static readonly (string Name, int Index)[] Percentiles = [("p50", 4), ("p99", 5), ("p99.9", 6)];
+        sub.StandardInput.Close();
+        var final = (await WaitForLine(sub, "final", TimeSpan.FromSeconds(30))).Split(' ');
+        var note = stat.Count < messages ? $"{stat.Count} of {messages} arrived" : null;
+        foreach (var (name, index) in Percentiles)
+        {
+            Results.Add(new Result(string.Format(scenario, name), peer, "microseconds", double.Parse(final[index], System.Globalization.CultureInfo.InvariantCulture), note)
+            {
+                Durable = durable,
+            });
+        }
+    }
 
     private static string[] DurableFlag(bool durable) => durable ? ["--durable"] : [];
 
