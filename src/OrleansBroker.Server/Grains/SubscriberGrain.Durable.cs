@@ -159,9 +159,9 @@ internal sealed partial class SubscriberGrain
     /// <summary>Leaves the durable subscription (its unacked messages go to the other members), then forgets what was queued here.</summary>
     private async Task LeaveDurableAsync(SubscriptionSpec spec)
     {
+        // The pump stops at its next turn, as it sees the ending (a flag of its own would outlive a re-attach).
         if (_pump is { } pump)
         {
-            _stopPump = true;
             await pump;
         }
 

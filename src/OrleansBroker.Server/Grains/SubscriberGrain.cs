@@ -657,6 +657,15 @@ internal sealed partial class SubscriberGrain(
         if (Spec is { Durable: not null } member)
         {
             await LeaveDurableAsync(member);
+            try
+            {
+                // Forgotten for good: a late call must not bring the member back from storage.
+                await state.ClearStateAsync();
+            }
+            catch (Exception ex)
+            {
+                LogWarningClearFailed(logger, ex, Id);
+            }
         }
         else if (Spec is { } spec)
         {
