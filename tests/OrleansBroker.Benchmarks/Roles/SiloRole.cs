@@ -20,7 +20,8 @@ internal static class SiloRole
         builder.Logging.ClearProviders();
         builder.UseOrleans(silo => silo
             .UseLocalhostClustering(siloPort, gatewayPort, serviceId: SiloRoleNames.ClusterId, clusterId: SiloRoleNames.ClusterId)
-            .AddBroker()
+            // The subscribers ask for MaxPending 4,000,000 so that a run never drops: the silo must allow it.
+            .AddBroker(o => o.MaxPendingLimit = 4_000_000)
             .AddMemoryStreams(SiloRoleNames.StreamProvider)
             .AddMemoryGrainStorage("PubSubStore"));
         using var host = builder.Build();
