@@ -176,20 +176,31 @@ internal sealed partial class HandlerDispatcher
         // Set once for the loop's own flow, where every handler runs, rather than around each call:
         // each change of an AsyncLocal allocates a new ExecutionContext, two per message.
         InHandler.Value = this;
+
+        // A handler call that has just ended is booked in the same lock as the next message is taken:
+        // one lock per message, not two.
+        var ended = false;
         while (true)
         {
             Message message;
             DeliveryTag? tag = null;
             Task? work = null;
-            TaskCompletionSource? room = null;
+            TaskCompletionSource? room = null, idle = null;
+            var stop = false;
             lock (_gate)
             {
-                if (_closed)
+                if (ended)
                 {
-                    return;
+                    idle = EndCallLocked();
+                    ended = false;
                 }
 
-                if (_batches.Count == 0)
+                if (_closed)
+                {
+                    stop = true;
+                    message = null!;
+                }
+                else if (_batches.Count == 0)
                 {
                     work = (_work ??= NewSignal()).Task;
                     message = null!;
@@ -211,6 +222,12 @@ internal sealed partial class HandlerDispatcher
                 }
             }
 
+            idle?.TrySetResult();
+            if (stop)
+            {
+                return;
+            }
+
             if (work is not null)
             {
                 await work.ConfigureAwait(false);
@@ -218,27 +235,36 @@ internal sealed partial class HandlerDispatcher
             }
 
             room?.TrySetResult();
-            TaskCompletionSource? idle;
             try
             {
                 await HandleAsync(message, tag).ConfigureAwait(false);
             }
-            finally
+            catch
             {
+                // Not expected (HandleAsync reports handler failures), but a closer must never wait for ever.
                 lock (_gate)
                 {
-                    if (!_closed)
-                    {
-                        _pending--;
-                    }
-
-                    _running = false;
-                    idle = TakeSignal(ref _idle);
+                    idle = EndCallLocked();
                 }
 
                 idle?.TrySetResult();
+                throw;
             }
+
+            ended = true;
         }
+    }
+
+    /// <summary>Books the end of a handler call; returns the signal of a closer waiting for it, to set outside the lock.</summary>
+    private TaskCompletionSource? EndCallLocked()
+    {
+        if (!_closed)
+        {
+            _pending--;
+        }
+
+        _running = false;
+        return TakeSignal(ref _idle);
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
