@@ -143,7 +143,7 @@ public sealed class ProgramTests
     {
         var none = await ProgramProcess.RunAsync("client", RunTimeout, "--gateway", "127.0.0.1:1");
         Assert.Equal(2, none.ExitCode);
-        Assert.Equal("client: no command given (pub, sub, topics)", none.Stderr[0]);
+        Assert.Equal("client: no command given (pub, sub, topics, durable)", none.Stderr[0]);
         Assert.Contains(none.Stderr, l => l.StartsWith("Usage:"));
 
         var help = await ProgramProcess.RunAsync("client", RunTimeout, "sub", "--help");
