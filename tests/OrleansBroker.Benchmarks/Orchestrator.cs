@@ -30,9 +30,17 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 
     public async Task StartPeersAsync()
     {
+        // Durable peers write every message to a file and fsync in the background (JetStream's default
+        // sync_interval is two minutes; appendfsync everysec once a second), as neither fsyncs each write by default.
+        await StartServerAsync(Peers.JetStream, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString(), "-js", "-sd", Path.Combine(_storage, "jetstream")], "Server is ready");
+        await StartServerAsync(Peers.RedisStreams, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", _storage], "Ready to accept connections");
+
+        // OrleansBroker's durable log goes to that same Redis, as a cluster's goes to its Redis.
+        string[] durableLog = _ports.TryGetValue(Peers.RedisStreams, out var redisStreams) ? ["--durable-log", $"127.0.0.1:{redisStreams}"] : [];
         var siloPort = FreePort();
         _ports[Peers.OrleansBroker] = _ports[Peers.MemoryStreams] = FreePort();
-        _silo = StartSelf("--role", "silo", "--silo-port", siloPort.ToString(), "--gateway-port", _ports[Peers.OrleansBroker].ToString());
+        _silo = StartSelf(["--role", "silo", "--silo-port", siloPort.ToString(), "--gateway-port", _ports[Peers.OrleansBroker].ToString(), .. durableLog]);
         await WaitForLine(_silo, "ready", TimeSpan.FromSeconds(60));
 
         if (!options.DurableOnly)
@@ -40,12 +48,6 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
             await StartServerAsync(Peers.Redis, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "Ready to accept connections");
             await StartServerAsync(Peers.Nats, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString()], "Server is ready");
         }
-
-        // Durable peers write every message to a file and fsync in the background (JetStream's default
-        // sync_interval is two minutes; appendfsync everysec once a second), as neither fsyncs each write by default.
-        await StartServerAsync(Peers.JetStream, "nats-server", port => ["-a", "127.0.0.1", "-p", port.ToString(), "-js", "-sd", Path.Combine(_storage, "jetstream")], "Server is ready");
-        await StartServerAsync(Peers.RedisStreams, "redis-server", port => ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", _storage], "Ready to accept connections");
     }
 
     public IEnumerable<string> PresentPeers => Peers.All.Where(_ports.ContainsKey);

@@ -23,7 +23,7 @@ try
     switch (arguments.Get("--role"))
     {
         case "silo":
-            return await SiloRole.RunAsync(arguments.Int("--silo-port"), arguments.Int("--gateway-port"));
+            return await SiloRole.RunAsync(arguments.Int("--silo-port"), arguments.Int("--gateway-port"), arguments.Get("--durable-log"));
         case "sub" when arguments.Has("--durable"):
             return await DurableSubscriberRole.RunAsync(arguments.Get("--peer")!, arguments.Int("--port"), arguments.Get("--topic")!,
                 arguments.Get("--queue") ?? throw new ArgumentException("--queue is required with --durable"), arguments.Has("--latency"));

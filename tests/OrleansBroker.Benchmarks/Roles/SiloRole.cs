@@ -14,7 +14,11 @@ internal static class SiloRoleNames
 /// <summary>The benchmark's silo process: the broker and Orleans memory streams on one silo, so both are measured on the same one.</summary>
 internal static class SiloRole
 {
-    public static async Task<int> RunAsync(int siloPort, int gatewayPort)
+    /// <param name="durableLog">
+    /// A Redis server (host:port) for the durable log; the durable rows pass the one the Redis Streams peer uses
+    /// (append-only file, fsynced every second), so both keep their messages in the same store. Null: in memory.
+    /// </param>
+    public static async Task<int> RunAsync(int siloPort, int gatewayPort, string? durableLog)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.Logging.ClearProviders();
@@ -24,6 +28,11 @@ internal static class SiloRole
             .AddBroker(o => o.MaxPendingLimit = Transports.OrleansBrokerTransport.MaxPending)
             .AddMemoryStreams(SiloRoleNames.StreamProvider)
             .AddMemoryGrainStorage("PubSubStore"));
+        if (durableLog is not null)
+        {
+            builder.UseOrleans(silo => silo.AddBrokerRedisDurableLog(StackExchange.Redis.ConfigurationOptions.Parse(durableLog)));
+        }
+
         using var host = builder.Build();
         await host.StartAsync();
         Console.WriteLine("ready");
