@@ -51,6 +51,62 @@ public abstract class BrokerTelemetryTests
     }
 
     [Fact]
+    public async Task DurableSubscription_HandlerRunsInProcessSpan_ChildOfPublishSpan_InTheCallersTrace()
+    {
+        using var recorder = new TelemetryRecorder();
+        var topic = recorder.Topic("durabletrace");
+        await using var broker = await ConnectedBroker();
+        var handled = new Handled();
+        await using var sub = await broker.SubscribeAsync(topic, handled.Handler, new SubscribeOptions { Queue = "billing", Durable = true });
+
+        Activity caller;
+        using (caller = TelemetryRecorder.Caller.StartActivity("caller")!)
+        {
+            await broker.PublishAsync(topic, Message.FromString("traced and kept"));
+        }
+
+        // The message went through the durable log and the durable subscription: its trace context with it.
+        var (current, received) = await handled.First();
+        var publish = await recorder.WaitForSpan($"publish {topic}");
+        var process = await recorder.WaitForSpan($"process {topic}");
+        Assert.Equal(caller.TraceId, publish.TraceId);
+        Assert.Equal(publish.Id, received.Header["traceparent"]);
+        Assert.Same(process, current);
+        Assert.Equal(caller.TraceId, current!.TraceId);
+        Assert.Equal(publish.SpanId, current.ParentSpanId);
+        Assert.Equal("billing", process.GetTagItem("messaging.consumer.group.name"));
+        Assert.Equal(ActivityStatusCode.Unset, process.Status);
+        await Admin(broker).DeleteDurableAsync(topic, "billing");
+    }
+
+    [Fact]
+    public async Task DurableSubscription_CountersMatchTheMessagesSentAndConsumed()
+    {
+        using var recorder = new TelemetryRecorder();
+        var topic = recorder.Topic("durablecounters");
+        await using var broker = await ConnectedBroker();
+        var members = new[] { new Collector(), new Collector() };
+        var options = new SubscribeOptions { Queue = "billing", Durable = true };
+        await using var first = await broker.SubscribeAsync(topic, members[0].Handler, options);
+        await using var second = await broker.SubscribeAsync(topic, members[1].Handler, options);
+
+        const int count = 200;
+        await Task.WhenAll(Enumerable.Range(0, count).Select(i => broker.PublishAsync(topic, Message.FromString(i.ToString()))));
+
+        Assert.Equal(count, recorder.Sum(Sent, ("messaging.destination.name", topic), ("error.type", null)));
+        await Eventually.WaitUntil(() => members.Sum(m => m.Count) >= count && recorder.Count(Duration) >= count,
+            $"{count} handled (have {members.Sum(m => m.Count)}) and timed (have {recorder.Count(Duration)})");
+
+        // Each handler call is consumed once, in the durable's group; none was redelivered (AckWait 30 s).
+        Assert.Equal(count, members.Sum(m => m.Count));
+        Assert.Equal(count, recorder.Sum(Consumed, ("messaging.consumer.group.name", "billing"), ("messaging.operation.name", "process")));
+        Assert.Equal(count, recorder.Count(Duration, ("messaging.consumer.group.name", "billing")));
+        await Eventually.WaitUntil(async () => (await Admin(broker).GetTopicAsync(topic))!.Durables.Single() is { Backlog: 0, Redelivered: 0 },
+            "every message acked, none redelivered");
+        await Admin(broker).DeleteDurableAsync(topic, "billing");
+    }
+
+    [Fact]
     public async Task CallersOwnTraceparent_IsKept_AndParentsTheHandler()
     {
         using var recorder = new TelemetryRecorder();
@@ -232,6 +288,8 @@ public abstract class BrokerTelemetryTests
         Assert.StartsWith("00-", received.Header["traceparent"]);
         Assert.Equal("vendor=state", received.Header["tracestate"]);
     }
+
+    private static IBrokerAdmin Admin(IBroker broker) => (IBrokerAdmin)broker;
 
     private async Task<IBroker> ConnectedBroker(BrokerOptions? options = null)
     {
