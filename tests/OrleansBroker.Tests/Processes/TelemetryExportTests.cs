@@ -26,8 +26,10 @@ public sealed class TelemetryExportTests(ITestOutputHelper output)
         await sub.WaitForExitAsync(RunTimeout);
         Assert.Equal(["hello"], sub.Stdout);
 
-        // Both clients flushed on their way out; the silo exports every half second.
+        // Both clients flushed on their way out; the silo exports every half second, each span when it ends: its
+        // call to the subscriber's observer ends after the Deliver span, and may come in a later export.
         await Eventually.WaitUntil(() => receiver.Spans.Any(s => s.Service == Silo && s.Name == "ISubscriberGrain/Deliver")
+            && receiver.Spans.Any(s => s.Service == Silo && s.Name == "IMessageObserver/OnMessages")
             && receiver.Metrics.Any(m => m.Service == Silo), "the silo's spans and metrics", TimeSpan.FromSeconds(30));
         var spans = receiver.Spans;
         var metrics = receiver.Metrics;
