@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace OrleansBroker.Diagnostics;
 
 /// <summary>Attribute names and values of the OpenTelemetry messaging conventions, as this broker fills them.</summary>
@@ -18,4 +20,29 @@ internal static class MessagingAttributes
 
     /// <summary>A handler's run: type and name both <c>process</c>.</summary>
     public const string Process = "process";
+
+    /// <summary>
+    /// The attributes every measurement of an operation carries: the system, the topic, the operation's
+    /// name, the consumer group when there is one and the error type when it failed.
+    /// </summary>
+    public static TagList MeasurementTags(string topic, string operation, string? group, Exception? error)
+    {
+        var tags = new TagList
+        {
+            { System, SystemValue },
+            { DestinationName, topic },
+            { OperationName, operation },
+        };
+        if (group is not null)
+        {
+            tags.Add(ConsumerGroupName, group);
+        }
+
+        if (error is not null)
+        {
+            tags.Add(ErrorType, BrokerTelemetry.ErrorType(error));
+        }
+
+        return tags;
+    }
 }

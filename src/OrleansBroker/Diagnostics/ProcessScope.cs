@@ -43,22 +43,7 @@ internal readonly struct ProcessScope : IDisposable
             return;
         }
 
-        var tags = new TagList
-        {
-            { MessagingAttributes.System, MessagingAttributes.SystemValue },
-            { MessagingAttributes.DestinationName, _topic },
-            { MessagingAttributes.OperationName, MessagingAttributes.Process },
-        };
-        if (_queue is not null)
-        {
-            tags.Add(MessagingAttributes.ConsumerGroupName, _queue);
-        }
-
-        if (error is not null)
-        {
-            tags.Add(MessagingAttributes.ErrorType, BrokerTelemetry.ErrorType(error));
-        }
-
+        var tags = MessagingAttributes.MeasurementTags(_topic, MessagingAttributes.Process, _queue, error);
         BrokerTelemetry.ConsumedMessages.Add(1, tags);
         if (_startedAt != 0)
         {

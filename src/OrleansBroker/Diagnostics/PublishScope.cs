@@ -52,18 +52,7 @@ internal readonly struct PublishScope
             return;
         }
 
-        var tags = new TagList
-        {
-            { MessagingAttributes.System, MessagingAttributes.SystemValue },
-            { MessagingAttributes.DestinationName, topic },
-            { MessagingAttributes.OperationName, MessagingAttributes.Publish },
-        };
-        if (error is not null)
-        {
-            tags.Add(MessagingAttributes.ErrorType, BrokerTelemetry.ErrorType(error));
-        }
-
-        BrokerTelemetry.SentMessages.Add(count, tags);
+        BrokerTelemetry.SentMessages.Add(count, MessagingAttributes.MeasurementTags(topic, MessagingAttributes.Publish, group: null, error));
     }
 
     /// <summary>Ends the span now, failed when <paramref name="error"/> is set; Activity.Current is the caller's again.</summary>
