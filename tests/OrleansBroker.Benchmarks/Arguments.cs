@@ -25,7 +25,7 @@ internal sealed class Arguments
     [
         ("--size", "body size in bytes (256)"),
         ("--json", "also write the results to this file"),
-        .. new[] { "--role", "--silo-port", "--gateway-port", "--durable-log", "--peer", "--port", "--topic", "--topics", "--queue", "--latency", "--count", "--rate" }
+        .. new[] { "--role", "--silo-port", "--gateway-port", "--durable-log", "--peer", "--port", "--topic", "--topics", "--queue", "--latency", "--count", "--rate", "--warmup" }
             .Select(name => (name, "(child role)")),
     ];
 

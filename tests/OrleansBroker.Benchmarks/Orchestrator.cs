@@ -85,8 +85,10 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
             }
 
             var expected = queue is null ? messages * subscribers : messages;
+            var warmup = durable ? options.DurableWarmup : 0;
             using var pub = StartSelf(["--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
-                "--topics", topicCount.ToString(), "--count", messages.ToString(), "--size", options.Size.ToString(), .. DurableFlag(durable)]);
+                "--topics", topicCount.ToString(), "--count", messages.ToString(), "--size", options.Size.ToString(), "--warmup", warmup.ToString(), .. DurableFlag(durable)]);
+            var warmNote = await WarmUpAsync(pub, subs, warmup);
             var start = long.Parse((await WaitForLine(pub, "start", TimeSpan.FromSeconds(60))).Split(' ')[1]);
             var deadline = DateTime.UtcNow + options.ScenarioTimeout;
             var stats = subs.Select(_ => (Count: 0L, Last: 0L)).ToArray();
@@ -101,7 +103,7 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 
             var delivered = stats.Sum(s => s.Count);
             var seconds = TimeSpan.FromTicks(stats.Max(s => s.Last) - start).TotalSeconds;
-            Results.Add(new Result(scenario, peer, durable ? "acks/s" : "deliveries/s", delivered / seconds, delivered < expected ? $"timed out: {delivered} of {expected}" : null)
+            Results.Add(new Result(scenario, peer, durable ? "acks/s" : "deliveries/s", delivered / seconds, Join(delivered < expected ? $"timed out: {delivered} of {expected}" : null, warmNote))
             {
                 Durable = durable,
             });
@@ -176,8 +178,10 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 
     private async Task MeasureLatencyAsync(Process sub, string peer, string topic, int rate, TimeSpan duration, long messages, string scenario, bool durable)
     {
+        var warmup = durable ? (long)(rate * options.LatencyWarmup.TotalSeconds) : 0;
         using var pub = StartSelf(["--role", "pub", "--peer", peer, "--port", _ports[peer].ToString(), "--topic", topic,
-            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString(), .. DurableFlag(durable)]);
+            "--count", messages.ToString(), "--size", options.Size.ToString(), "--rate", rate.ToString(), "--warmup", warmup.ToString(), .. DurableFlag(durable)]);
+        var warmNote = await WarmUpAsync(pub, [sub], warmup);
         await WaitForLine(pub, "published", duration + options.ScenarioTimeout);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         var stat = (Count: 0L, Last: 0L);
@@ -189,7 +193,7 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
 
         sub.StandardInput.Close();
         var final = (await WaitForLine(sub, "final", TimeSpan.FromSeconds(30))).Split(' ');
-        var note = stat.Count < messages ? $"{stat.Count} of {messages} arrived" : null;
+        var note = Join(stat.Count < messages ? $"{stat.Count} of {messages} arrived" : null, warmNote);
         foreach (var (name, index) in Percentiles)
         {
             Results.Add(new Result(string.Format(scenario, name), peer, "microseconds", double.Parse(final[index], System.Globalization.CultureInfo.InvariantCulture), note)
@@ -198,6 +202,48 @@ internal sealed class Orchestrator(BenchmarkOptions options) : IAsyncDisposable
             });
         }
     }
+
+    /// <summary>
+    /// The untimed warm-up, the same for every peer: waits for the publisher's "warmed" (all
+    /// <paramref name="warmup"/> published and confirmed), then for the subscribers' acks of all of
+    /// them, has each subscriber reset its counts and latencies, and tells the publisher to go on
+    /// with the timed part. Null when it all went through; a note when it did not.
+    /// </summary>
+    private async Task<string?> WarmUpAsync(Process pub, IReadOnlyList<Process> subs, long warmup)
+    {
+        if (warmup == 0)
+        {
+            return null;
+        }
+
+        await WaitForLine(pub, "warmed", options.ScenarioTimeout + options.LatencyWarmup);
+        var deadline = DateTime.UtcNow + options.ScenarioTimeout;
+        var stats = subs.Select(_ => (Count: 0L, Last: 0L)).ToArray();
+        while (stats.Sum(s => s.Count) < warmup && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+            for (var i = 0; i < subs.Count; i++)
+            {
+                stats[i] = LatestStat(subs[i], stats[i]);
+            }
+        }
+
+        foreach (var sub in subs)
+        {
+            sub.StandardInput.WriteLine("reset");
+        }
+
+        foreach (var sub in subs)
+        {
+            await WaitForLine(sub, l => l == "reset", "reset", TimeSpan.FromSeconds(30));
+        }
+
+        pub.StandardInput.WriteLine("go");
+        var acked = stats.Sum(s => s.Count);
+        return acked < warmup ? $"warm-up: {acked} of {warmup} acked" : null;
+    }
+
+    private static string? Join(string? a, string? b) => a is null ? b : b is null ? a : $"{a}; {b}";
 
     private static string[] DurableFlag(bool durable) => durable ? ["--durable"] : [];
 

@@ -37,7 +37,7 @@ try
         case "pub":
             return await PublisherRole.RunAsync(arguments.Get("--peer")!, arguments.Has("--durable"), arguments.Int("--port"), arguments.Get("--topic")!,
                 arguments.Int("--topics", 1), arguments.Int("--count"), arguments.Int("--size", 256),
-                arguments.Has("--rate") ? arguments.Int("--rate") : null);
+                arguments.Has("--rate") ? arguments.Int("--rate") : null, arguments.Int("--warmup", 0));
         case null:
             break;
         default:
