@@ -59,19 +59,6 @@ internal static class OptionValues
         return header;
     }
 
-    /// <summary>A --count: a whole number of at least 1.</summary>
-    public static long? Count(ArgumentResult result)
-    {
-        var text = result.Tokens.Single().Value;
-        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count > 0)
-        {
-            return count;
-        }
-
-        result.AddError($"--count wants a positive number, not '{text}'");
-        return null;
-    }
-
     /// <summary>An option that wants a whole number of at least 1, named in its error.</summary>
     public static Func<ArgumentResult, long?> Positive(string option) => result =>
     {

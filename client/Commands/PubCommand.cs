@@ -48,7 +48,7 @@ internal sealed class PubCommand : Command
     {
         Description = "Publish the body N times",
         HelpName = "N",
-        CustomParser = OptionValues.Count,
+        CustomParser = OptionValues.Positive("--count"),
     };
 
     public Option<double?> Rate { get; } = new("--rate")

@@ -51,7 +51,7 @@ internal sealed class SubCommand : Command
     {
         Description = "Exit after N messages",
         HelpName = "N",
-        CustomParser = OptionValues.Count,
+        CustomParser = OptionValues.Positive("--count"),
     };
 
     public Option<bool> Headers { get; } = new("--headers") { Description = "Print each message's header before its body" };

@@ -18,7 +18,7 @@ namespace OrleansBroker.Tests.Cluster;
 /// </summary>
 public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Lease = FailoverTests.Lease;
 
     private TestCluster _cluster = null!;
 
@@ -233,14 +233,7 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
         {
             SharedGrainStorage.AddTo(siloBuilder);
             siloBuilder.Services.AddLogging(b => b.AddProvider(new MemoryLog()).AddFilter("OrleansBroker", LogLevel.Debug));
-            siloBuilder.AddBroker(o => o.SubscriptionLease = Lease);
-            siloBuilder.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-            });
-            siloBuilder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
+            FailoverTests.ConfigureFastFailover(siloBuilder);
         }
     }
 }

@@ -150,18 +150,24 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
             new[] { Broadcast, MemberA, MemberB }.All(c => c.Bodies.Contains($"probe-{round}"));
     }
 
+    /// <summary>
+    /// The broker with a <see cref="Lease"/> lease, and failure detection and call timeouts short enough
+    /// for a test to see a silo declared dead and its calls given up on within seconds.
+    /// </summary>
+    internal static void ConfigureFastFailover(ISiloBuilder siloBuilder)
+    {
+        siloBuilder.AddBroker(o => o.SubscriptionLease = Lease);
+        siloBuilder.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = TimeSpan.FromSeconds(1);
+            o.NumMissedProbesLimit = 2;
+            o.NumVotesForDeathDeclaration = 1;
+        });
+        siloBuilder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
+    }
+
     private sealed class SiloConfigurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            siloBuilder.AddBroker(o => o.SubscriptionLease = Lease);
-            siloBuilder.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-            });
-            siloBuilder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
-        }
+        public void Configure(ISiloBuilder siloBuilder) => ConfigureFastFailover(siloBuilder);
     }
 }

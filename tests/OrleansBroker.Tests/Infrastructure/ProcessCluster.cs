@@ -74,18 +74,22 @@ public sealed partial class ProcessCluster : IDisposable
     /// <summary>The topic's row of the client's <c>topics</c> command: subscribers, published, delivered and host.</summary>
     public async Task<TopicInfo> Topic(string topic)
     {
-        var result = await RunClientAsync(TimeSpan.FromSeconds(60), "topics");
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"topics exited {result.ExitCode}: {string.Join(" ", result.Stderr)}");
-        }
-
-        var cells = result.Stdout.Single(l => l.StartsWith(topic + " ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var cells = await TopicsRow(topic);
         return new TopicInfo(cells[0], int.Parse(cells[1]), new Dictionary<string, int>(), long.Parse(cells[3]), long.Parse(cells[4])) { Host = cells[6] };
     }
 
     /// <summary>The durable subscription's row of the client's <c>topics</c> command: members, backlog, ack-pending, redelivered, dead-lettered and host.</summary>
     public async Task<DurableInfo> Durable(string topic, string queue)
+    {
+        var cells = await TopicsRow($"{topic}/{queue}");
+        return new DurableInfo(queue, int.Parse(cells[1]), long.Parse(cells[2]), long.Parse(cells[3]), long.Parse(cells[4]), long.Parse(cells[5]))
+        {
+            Host = cells[6] == "-" ? null : cells[6],
+        };
+    }
+
+    /// <summary>The cells of the <c>topics</c> command's row whose first cell is <paramref name="name"/>.</summary>
+    private async Task<string[]> TopicsRow(string name)
     {
         var result = await RunClientAsync(TimeSpan.FromSeconds(60), "topics");
         if (result.ExitCode != 0)
@@ -93,11 +97,7 @@ public sealed partial class ProcessCluster : IDisposable
             throw new InvalidOperationException($"topics exited {result.ExitCode}: {string.Join(" ", result.Stderr)}");
         }
 
-        var cells = result.Stdout.Single(l => l.StartsWith($"{topic}/{queue} ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return new DurableInfo(queue, int.Parse(cells[1]), long.Parse(cells[2]), long.Parse(cells[3]), long.Parse(cells[4]), long.Parse(cells[5]))
-        {
-            Host = cells[6] == "-" ? null : cells[6],
-        };
+        return result.Stdout.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
 
     /// <summary>The silo process at <paramref name="host"/> (a silo address as <see cref="TopicInfo.Host"/> gives it).</summary>

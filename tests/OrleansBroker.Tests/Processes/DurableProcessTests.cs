@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using OrleansBroker.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -9,7 +8,7 @@ namespace OrleansBroker.Tests.Processes;
 /// topic, or of the silo hosting its grain (three silos, Redis membership and store, 1 s probes, 3 s lease);
 /// and the default single silo killed and restarted on its data directory.
 /// </summary>
-public sealed partial class DurableProcessTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class DurableProcessTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Rate = 100;
     private const int Seconds = 15;
@@ -45,8 +44,7 @@ public sealed partial class DurableProcessTests(ITestOutputHelper output) : IAsy
         victim.Kill();
 
         await pub.WaitForExitAsync(TimeSpan.FromSeconds(Seconds + 120));
-        var summary = string.Join("\n", pub.Stdout);
-        var accepted = long.Parse(AcceptedPattern().Match(summary).Groups[1].Value);
+        var accepted = PublishThroughFailure.Accepted(pub);
 
         // Everything accepted comes, some of it twice: redelivered after the ack wait, or by the durable's next activation.
         await Eventually.WaitUntil(() => Numbers(sub).Distinct().Count() >= accepted, $"all {accepted} accepted messages", TimeSpan.FromSeconds(120));
@@ -59,9 +57,21 @@ public sealed partial class DurableProcessTests(ITestOutputHelper output) : IAsy
     [Fact]
     public async Task DefaultSilo_KilledAndRestarted_DeliversTheBacklogInOrder()
     {
-        using var dataDir = new TemporaryDirectory();
+        var dataDir = ProgramProcess.NewDataDir();
+        try
+        {
+            await RestartDefaultSilo(dataDir);
+        }
+        finally
+        {
+            ProgramProcess.DeleteDirectory(dataDir);
+        }
+    }
+
+    private static async Task RestartDefaultSilo(string dataDir)
+    {
         var gatewayPort = ProgramProcess.FreePort().ToString();
-        string[] siloArgs = ["--silo-port", ProgramProcess.FreePort().ToString(), "--gateway-port", gatewayPort, "--dashboard-port", "0", "--data-dir", dataDir.Path];
+        string[] siloArgs = ["--silo-port", ProgramProcess.FreePort().ToString(), "--gateway-port", gatewayPort, "--dashboard-port", "0", "--data-dir", dataDir];
         var gateway = $"127.0.0.1:{gatewayPort}";
 
         // The durable subscription is made by its first member, which leaves after one message.
@@ -88,7 +98,4 @@ public sealed partial class DurableProcessTests(ITestOutputHelper output) : IAsy
     }
 
     private static List<int> Numbers(ProgramProcess sub) => [.. sub.Stdout.Where(l => l.StartsWith("m-")).Select(l => int.Parse(l[2..]))];
-
-    [GeneratedRegex(@"published (\d+) message")]
-    private static partial Regex AcceptedPattern();
 }

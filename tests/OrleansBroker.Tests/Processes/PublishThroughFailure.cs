@@ -49,7 +49,7 @@ public static partial class PublishThroughFailure
 
         await pub.WaitForExitAsync(TimeSpan.FromSeconds(seconds + 120));
         var summary = string.Join("\n", pub.Stdout);
-        var accepted = long.Parse(AcceptedPattern().Match(summary).Groups[1].Value);
+        var accepted = Accepted(pub);
         var longestPublish = TimeSpan.FromMilliseconds(double.Parse(LongestPattern().Match(summary).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         var received = sub.TimedStdout;
         await Eventually.WaitUntil(() =>
@@ -82,6 +82,10 @@ public static partial class PublishThroughFailure
 
         return run;
     }
+
+    /// <summary>How many messages a finished <c>client pub</c> says were accepted.</summary>
+    public static long Accepted(ProgramProcess pub) =>
+        long.Parse(AcceptedPattern().Match(string.Join("\n", pub.Stdout)).Groups[1].Value);
 
     /// <summary>
     /// Each place where a number came after a larger one: the two numbers, when each was read relative to the failure,
