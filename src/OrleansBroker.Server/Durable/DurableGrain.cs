@@ -167,7 +167,7 @@ internal sealed partial class DurableGrain(
         if (first <= _ledger.Next && _filling is null or { IsCompleted: true })
         {
             // Straight from the topic while memory has room: no read of the log.
-            _ledger.Load(batch.Select((m, i) => new LoggedMessage(first + i, m)).ToList(), Window);
+            _ledger.Load(first, batch, Window);
         }
 
         Fill();

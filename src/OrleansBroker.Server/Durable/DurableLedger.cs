@@ -8,13 +8,23 @@ namespace OrleansBroker.Server.Durable;
 /// the messages held in memory between the floor and <see cref="Next"/> (ready to go, out to a member
 /// waiting for an ack, waiting out a nak's delay, or settled out of order), and the counts of deliveries.
 /// </summary>
+/// <remarks>
+/// Memory is a ring indexed by sequence number from the floor, one slot per message (null once settled),
+/// so taking, acking and moving the floor cost O(1) each, with no allocation per message beyond its
+/// <see cref="Entry"/>. Messages that were never sent are ready from <c>_unsent</c> up, in order; only those
+/// that come back (nakked, expired, released) are kept in a sorted set, so they go out again lowest first.
+/// </remarks>
 internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? deliveries = null)
 {
-    private readonly SortedDictionary<long, Entry> _ready = [];
-    private readonly Dictionary<long, Entry> _pending = [];
+    private readonly SortedSet<long> _returned = [];
     private readonly List<Entry> _delayed = [];
-    private readonly HashSet<long> _settled = [];
     private readonly Dictionary<long, int>? _restoredDeliveries = deliveries?.ToDictionary();
+    private Entry?[] _slots = new Entry?[64];
+    private int _head;
+    private long _unsent = floor;
+    private int _ready;
+    private int _pending;
+    private int _settledAbove;
 
     /// <summary>Every message below it is settled (acked or dead-lettered).</summary>
     public long Floor { get; private set; } = floor;
@@ -25,17 +35,17 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
     /// <summary>The log's last sequence number as far as this subscription knows.</summary>
     public long Last { get; set; } = floor - 1;
 
-    /// <summary>Messages from the floor to <see cref="Next"/>: what memory holds (settled ones as a number each).</summary>
+    /// <summary>Messages from the floor to <see cref="Next"/>: what memory holds (settled ones as an empty slot each).</summary>
     public long InMemory => Next - Floor;
 
-    public int AckPending => _pending.Count;
+    public int AckPending => _pending;
 
-    public int Ready => _ready.Count;
+    public int Ready => _ready;
 
     /// <summary>Kept and not settled, those out for an ack included.</summary>
-    public long Backlog => Math.Max(0, Last - Floor + 1 - _settled.Count);
+    public long Backlog => Math.Max(0, Last - Floor + 1 - _settledAbove);
 
-    public long SettledAbove => _settled.Count;
+    public long SettledAbove => _settledAbove;
 
     /// <summary>
     /// Takes messages that follow on from <see cref="Next"/> (from the topic or the log), up to
@@ -46,62 +56,85 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
         var taken = 0;
         foreach (var (sequence, message) in messages)
         {
-            if (sequence < Next)
-            {
-                continue;
-            }
-
-            if (InMemory >= window)
+            if (!TryLoad(sequence, message, window, ref taken))
             {
                 break;
             }
-
-            for (; Next < sequence; Next++)
-            {
-                _settled.Add(Next);
-            }
-
-            var count = _restoredDeliveries?.GetValueOrDefault(sequence) ?? 0;
-            _ready[sequence] = new Entry(sequence, message) { Deliveries = count };
-            Next = sequence + 1;
-            Last = Math.Max(Last, sequence);
-            taken++;
         }
 
         AdvanceFloor();
         return taken;
     }
 
-    /// <summary>Up to <paramref name="max"/> ready messages, lowest sequence first, taken out of the ready set.</summary>
-    public List<Entry> TakeReady(int max)
+    /// <summary>As <see cref="Load(IReadOnlyList{LoggedMessage}, long)"/>, for a batch the topic appended from <paramref name="first"/> on.</summary>
+    public int Load(long first, Message[] batch, long window)
     {
-        var taken = new List<Entry>(Math.Min(max, _ready.Count));
-        foreach (var entry in _ready.Values)
+        var taken = 0;
+        var i = 0;
+        while (i < batch.Length && TryLoad(first + i, batch[i], window, ref taken))
         {
-            if (taken.Count == max)
-            {
-                break;
-            }
-
-            taken.Add(entry);
+            i++;
         }
 
-        foreach (var entry in taken)
-        {
-            _ready.Remove(entry.Sequence);
-        }
-
+        AdvanceFloor();
         return taken;
     }
 
-    /// <summary>Puts taken messages back as ready (no member to take them, or dead-lettering failed).</summary>
-    public void Return(IEnumerable<Entry> entries)
+    /// <summary>False: memory is full.</summary>
+    private bool TryLoad(long sequence, Message message, long window, ref int taken)
     {
-        foreach (var entry in entries)
+        if (sequence < Next)
         {
-            entry.Member = null;
-            _ready[entry.Sequence] = entry;
+            return true;
         }
+
+        if (InMemory >= window)
+        {
+            return false;
+        }
+
+        if (InMemory == 0)
+        {
+            // Nothing held: a trimmed run is simply passed over.
+            _restoredDeliveries?.Keys.Where(s => s < sequence).ToList().ForEach(s => _restoredDeliveries.Remove(s));
+            Floor = Next = _unsent = sequence;
+        }
+
+        for (; Next < sequence; Next++)
+        {
+            Append(null);
+            _settledAbove++;
+        }
+
+        var count = _restoredDeliveries?.GetValueOrDefault(sequence) ?? 0;
+        Append(new Entry(sequence, message) { Deliveries = count });
+        _ready++;
+        Next = sequence + 1;
+        Last = Math.Max(Last, sequence);
+        taken++;
+        return true;
+    }
+
+    /// <summary>Up to <paramref name="max"/> ready messages, lowest sequence first, taken out of the ready set.</summary>
+    public List<Entry> TakeReady(int max)
+    {
+        var taken = new List<Entry>(Math.Min(max, _ready));
+        while (taken.Count < max && _returned.Count > 0)
+        {
+            var sequence = _returned.Min;
+            _returned.Remove(sequence);
+            taken.Add(Take(At(sequence)!));
+        }
+
+        for (; taken.Count < max && _unsent < Next; _unsent++)
+        {
+            if (At(_unsent) is { } entry)
+            {
+                taken.Add(Take(entry));
+            }
+        }
+
+        return taken;
     }
 
     /// <summary>The message goes out to <paramref name="member"/> until <paramref name="deadline"/>; returns its tag.</summary>
@@ -111,14 +144,15 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
         entry.Member = member;
         entry.Begun = false;
         entry.Due = deadline;
-        _pending[entry.Sequence] = entry;
+        entry.State = EntryState.Out;
+        _pending++;
         return new DeliveryTag(entry.Sequence, entry.Deliveries);
     }
 
     /// <summary>The member's handler began the message: it is redelivered unless acked by <paramref name="deadline"/>.</summary>
     public void Begin(string member, DeliveryTag tag, DateTime deadline)
     {
-        if (IsOut(member, tag, out var entry) && !entry.Begun)
+        if (IsOut(member, tag) is { Begun: false } entry)
         {
             entry.Begun = true;
             entry.Due = deadline;
@@ -128,12 +162,12 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
     /// <summary>True when the ack counts: the message is out to that member under that delivery.</summary>
     public bool Ack(string member, DeliveryTag tag)
     {
-        if (!IsOut(member, tag, out _))
+        if (IsOut(member, tag) is null)
         {
             return false;
         }
 
-        _pending.Remove(tag.Sequence);
+        _pending--;
         Settle(tag.Sequence);
         return true;
     }
@@ -141,19 +175,20 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
     /// <summary>True when the nak counts; the message is ready again at once or after <paramref name="delay"/>.</summary>
     public bool Nak(string member, DeliveryTag tag, TimeSpan delay, DateTime now)
     {
-        if (!IsOut(member, tag, out var entry))
+        if (IsOut(member, tag) is not { } entry)
         {
             return false;
         }
 
-        _pending.Remove(tag.Sequence);
+        _pending--;
         entry.Member = null;
         if (delay <= TimeSpan.Zero)
         {
-            _ready[entry.Sequence] = entry;
+            MakeReady(entry);
         }
         else
         {
+            entry.State = EntryState.Delayed;
             entry.Due = now + delay;
             _delayed.Add(entry);
         }
@@ -164,12 +199,18 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
     /// <summary>Messages out past their ack deadline, and delayed ones now due, become ready; returns how many came back.</summary>
     public int Expire(DateTime now)
     {
-        var expired = _pending.Values.Where(e => e.Due <= now).ToList();
-        foreach (var entry in expired)
+        var expired = 0;
+        if (_pending > 0)
         {
-            _pending.Remove(entry.Sequence);
-            entry.Member = null;
-            _ready[entry.Sequence] = entry;
+            for (var sequence = Floor; sequence < Next; sequence++)
+            {
+                if (At(sequence) is { State: EntryState.Out } entry && entry.Due <= now)
+                {
+                    _pending--;
+                    MakeReady(entry);
+                    expired++;
+                }
+            }
         }
 
         var due = _delayed.RemoveAll(e =>
@@ -179,56 +220,158 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
                 return false;
             }
 
-            _ready[e.Sequence] = e;
+            MakeReady(e);
             return true;
         });
-        return expired.Count + due;
+        return expired + due;
     }
 
     /// <summary>What <paramref name="member"/> has out (all, or only <paramref name="sequences"/>) is ready again at once.</summary>
     public int Release(string member, IReadOnlyCollection<long>? sequences = null)
     {
-        var released = (sequences is null
-            ? _pending.Values.Where(e => e.Member == member)
-            : sequences.Select(s => _pending.GetValueOrDefault(s)).OfType<Entry>().Where(e => e.Member == member)).ToList();
-        foreach (var entry in released)
+        var released = 0;
+        if (sequences is null)
         {
-            _pending.Remove(entry.Sequence);
-            entry.Member = null;
-            _ready[entry.Sequence] = entry;
+            for (var sequence = Floor; sequence < Next && _pending > 0; sequence++)
+            {
+                released += ReleaseOne(member, sequence) ? 1 : 0;
+            }
+        }
+        else
+        {
+            foreach (var sequence in sequences)
+            {
+                released += ReleaseOne(member, sequence) ? 1 : 0;
+            }
         }
 
-        return released.Count;
+        return released;
     }
 
     /// <summary>What <paramref name="member"/> has out and its handler has not begun is ready again at once.</summary>
-    public int ReleaseUnbegun(string member) =>
-        Release(member, _pending.Values.Where(e => e.Member == member && !e.Begun).Select(e => e.Sequence).ToList());
+    public int ReleaseUnbegun(string member)
+    {
+        var released = 0;
+        for (var sequence = Floor; sequence < Next && _pending > 0; sequence++)
+        {
+            if (At(sequence) is { Begun: false } entry && entry.Member == member)
+            {
+                released += ReleaseOne(member, sequence) ? 1 : 0;
+            }
+        }
 
-    /// <summary>A message that was dead-lettered: settled, as an ack settles it.</summary>
+        return released;
+    }
+
+    /// <summary>A message that was acked or dead-lettered: settled, and the floor moves over a contiguous settled run.</summary>
     public void Settle(long sequence)
     {
-        if (sequence >= Floor)
+        if (sequence >= Floor && sequence < Next && At(sequence) is { } entry)
         {
-            _settled.Add(sequence);
+            entry.State = EntryState.Settled;
+            _slots[Slot(sequence)] = null;
+            _settledAbove++;
             AdvanceFloor();
         }
     }
 
     /// <summary>Delivery counts of the messages in memory that went out at least once, to be stored.</summary>
-    public Dictionary<long, int> Deliveries() =>
-        _ready.Values.Concat(_pending.Values).Concat(_delayed).Where(e => e.Deliveries > 0).ToDictionary(e => e.Sequence, e => e.Deliveries);
+    public Dictionary<long, int> Deliveries()
+    {
+        var counts = new Dictionary<long, int>();
+        for (var sequence = Floor; sequence < Next; sequence++)
+        {
+            if (At(sequence) is { Deliveries: > 0 } entry)
+            {
+                counts[sequence] = entry.Deliveries;
+            }
+        }
 
-    private bool IsOut(string member, DeliveryTag tag, out Entry entry) =>
-        _pending.TryGetValue(tag.Sequence, out entry!) && entry.Member == member && entry.Deliveries == tag.DeliveryCount;
+        return counts;
+    }
+
+    private Entry Take(Entry entry)
+    {
+        _ready--;
+        entry.State = EntryState.Taken;
+        return entry;
+    }
+
+    private void MakeReady(Entry entry)
+    {
+        entry.Member = null;
+        entry.State = EntryState.Ready;
+        _returned.Add(entry.Sequence);
+        _ready++;
+    }
+
+    private bool ReleaseOne(string member, long sequence)
+    {
+        if (sequence < Floor || sequence >= Next || At(sequence) is not { State: EntryState.Out } entry || entry.Member != member)
+        {
+            return false;
+        }
+
+        _pending--;
+        MakeReady(entry);
+        return true;
+    }
+
+    private Entry? IsOut(string member, DeliveryTag tag) =>
+        tag.Sequence >= Floor && tag.Sequence < Next && At(tag.Sequence) is { State: EntryState.Out } entry
+        && entry.Member == member && entry.Deliveries == tag.DeliveryCount ? entry : null;
+
+    private Entry? At(long sequence) => _slots[Slot(sequence)];
+
+    private int Slot(long sequence) => (int)((_head + (sequence - Floor)) & (_slots.Length - 1));
+
+    /// <summary>Puts <paramref name="entry"/> (null: settled) in the slot of <see cref="Next"/>, doubling the ring when full.</summary>
+    private void Append(Entry? entry)
+    {
+        var count = (int)InMemory;
+        if (count == _slots.Length)
+        {
+            var grown = new Entry?[_slots.Length * 2];
+            for (var i = 0; i < count; i++)
+            {
+                grown[i] = _slots[(_head + i) & (_slots.Length - 1)];
+            }
+
+            _slots = grown;
+            _head = 0;
+        }
+
+        _slots[(_head + count) & (_slots.Length - 1)] = entry;
+    }
 
     private void AdvanceFloor()
     {
-        while (Floor < Next && _settled.Remove(Floor))
+        while (Floor < Next && At(Floor) is null)
         {
             _restoredDeliveries?.Remove(Floor);
+            _settledAbove--;
+            _head = (_head + 1) & (_slots.Length - 1);
             Floor++;
         }
+
+        _unsent = Math.Max(_unsent, Floor);
+    }
+
+    internal enum EntryState
+    {
+        /// <summary>Waiting to go out.</summary>
+        Ready,
+
+        /// <summary>Taken to be sent or dead-lettered.</summary>
+        Taken,
+
+        /// <summary>Out to a member, waiting for its ack until <see cref="Entry.Due"/>.</summary>
+        Out,
+
+        /// <summary>Nakked with a delay: ready again at <see cref="Entry.Due"/>.</summary>
+        Delayed,
+
+        Settled,
     }
 
     /// <summary>One kept message: its deliveries so far, the member it is out to and until when (or when a delayed one is due).</summary>
@@ -239,6 +382,8 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
         public Message Message { get; } = message;
 
         public int Deliveries { get; set; }
+
+        public EntryState State { get; set; }
 
         public string? Member { get; set; }
 

@@ -84,4 +84,53 @@ public sealed class DurableLedgerTests
         reloaded.Load(Log(1, 1), window: 100);
         Assert.Equal(new DeliveryTag(1, 2), reloaded.Send(reloaded.TakeReady(1)[0], "a", Now));
     }
+
+    [Fact]
+    public void ManyMessages_AckedInAnyOrder_WhileMoreLoad_EndWithTheFloorPastThemAll()
+    {
+        // More than the ring starts with, loaded in steps while acks move the floor: the ring wraps and grows.
+        var ledger = new DurableLedger(1);
+        var random = new Random(7);
+        var outstanding = new List<DeliveryTag>();
+        for (long next = 1; next <= 1_000; next += 100)
+        {
+            ledger.Load(Log(next, 100), window: 4_096);
+            outstanding.AddRange(ledger.TakeReady(1_000).Select(e => ledger.Send(e, "m", Now.AddMinutes(1))));
+            foreach (var tag in outstanding.OrderBy(_ => random.Next()).Take(outstanding.Count / 2).ToList())
+            {
+                Assert.True(ledger.Ack("m", tag));
+                outstanding.Remove(tag);
+            }
+
+            Assert.Equal(outstanding.Count, ledger.AckPending);
+            Assert.Equal(outstanding.Min(t => t.Sequence), ledger.Floor);
+            Assert.Equal(outstanding.Count, ledger.Backlog);
+        }
+
+        foreach (var tag in outstanding)
+        {
+            Assert.True(ledger.Ack("m", tag));
+        }
+
+        Assert.Equal(1_001, ledger.Floor);
+        Assert.Equal(0, ledger.Backlog);
+        Assert.Equal(0, ledger.InMemory);
+    }
+
+    [Fact]
+    public void MessagesThatComeBack_GoOutAgainBeforeNewOnes_LowestFirst()
+    {
+        var ledger = new DurableLedger(1);
+        ledger.Load(Log(1, 6), window: 100);
+        var tags = ledger.TakeReady(4).Select(e => ledger.Send(e, "a", Now.AddMinutes(1))).ToList();
+        ledger.Begin("a", tags[1], Now.AddMinutes(1));
+
+        Assert.True(ledger.Nak("a", tags[2], TimeSpan.Zero, Now));
+        Assert.Equal(2, ledger.ReleaseUnbegun("a"));
+        Assert.Equal(1, ledger.Release("a", [tags[1].Sequence, 99]));
+
+        Assert.Equal(0, ledger.AckPending);
+        Assert.Equal(6, ledger.Ready);
+        Assert.Equal([1L, 2, 3, 4, 5, 6], ledger.TakeReady(10).Select(e => e.Sequence));
+    }
 }
