@@ -14,8 +14,7 @@ namespace OrleansBroker.Server.Grains;
 /// </summary>
 internal sealed partial class SubscriberGrain
 {
-    private readonly SortedDictionary<long, (Message Message, DeliveryTag Tag)> _durableQueue = [];
-    private long _durableBytes;
+    private readonly DurableMemberQueue _durableQueue = new();
     private DeliveryTag[]? _inFlightTags;
 
     // Deliveries that came ahead of their turn (Orleans may reorder one-way calls), held for a short gap.
@@ -116,21 +115,16 @@ internal sealed partial class SubscriberGrain
         _durableNext = Math.Max(_durableNext, delivery.Number + 1);
         for (var i = 0; i < delivery.Messages.Length; i++)
         {
-            var size = delivery.Messages[i].SizeInBytes();
+            var message = delivery.Messages[i];
             var tag = delivery.Tags[i];
-            if (_durableQueue.TryGetValue(tag.Sequence, out var older))
-            {
-                _durableBytes -= older.Message.SizeInBytes();
-            }
-            else if (_durableBytes + _inFlightBytes + size > _maxBytes)
+            if (!_durableQueue.Holds(tag.Sequence) && _durableQueue.Bytes + _inFlightBytes + message.SizeInBytes() > _maxBytes)
             {
                 // Past the byte budget: it stays out to this member and comes back after AckWait.
                 LogWarningDurableOverBudget(logger, Id, tag.Sequence);
                 continue;
             }
 
-            _durableQueue[tag.Sequence] = (delivery.Messages[i], tag);
-            _durableBytes += size;
+            _durableQueue.Put(message, tag);
         }
     }
 
@@ -190,7 +184,7 @@ internal sealed partial class SubscriberGrain
             return;
         }
 
-        var sequences = _durableQueue.Keys.Concat(_durableHeld.Values.SelectMany(d => d.Tags.Select(t => t.Sequence))).ToArray();
+        var sequences = _durableQueue.Sequences.Concat(_durableHeld.Values.SelectMany(d => d.Tags.Select(t => t.Sequence))).ToArray();
         ClearDurableQueue();
         try
         {
@@ -206,7 +200,6 @@ internal sealed partial class SubscriberGrain
     {
         _durableQueue.Clear();
         _durableHeld.Clear();
-        _durableBytes = 0;
         _durableGapTimer?.Dispose();
         _durableGapTimer = null;
     }
@@ -214,30 +207,9 @@ internal sealed partial class SubscriberGrain
     /// <summary>The lowest sequences queued, up to a delivery's size; their bytes count as in flight until the client has them.</summary>
     private (Message[] Batch, DeliveryTag[] Tags) TakeDurableBatch()
     {
-        var messages = new List<Message>(Math.Min(_durableQueue.Count, MaxDeliveryMessages));
-        var tags = new List<DeliveryTag>(messages.Capacity);
-        long bytes = 0;
-        foreach (var (_, (message, tag)) in _durableQueue)
-        {
-            var size = message.SizeInBytes();
-            if (messages.Count == MaxDeliveryMessages || (messages.Count > 0 && bytes + size > MaxDeliveryBytes))
-            {
-                break;
-            }
-
-            messages.Add(message);
-            tags.Add(tag);
-            bytes += size;
-        }
-
-        foreach (var tag in tags)
-        {
-            _durableQueue.Remove(tag.Sequence);
-        }
-
-        _durableBytes -= bytes;
+        var taken = _durableQueue.Take(MaxDeliveryMessages, MaxDeliveryBytes, out var bytes);
         _inFlightBytes = bytes;
-        return (messages.ToArray(), tags.ToArray());
+        return taken;
     }
 
     /// <summary>A durable member's settings, as the client library checks them.</summary>
