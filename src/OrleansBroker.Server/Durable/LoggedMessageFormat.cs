@@ -13,6 +13,14 @@ internal static class LoggedMessageFormat
 
     public static byte[] Encode(Message message)
     {
+        var bytes = new byte[SizeOf(message)];
+        Write(message, bytes);
+        return bytes;
+    }
+
+    /// <summary>The bytes <see cref="Write"/> takes for <paramref name="message"/>.</summary>
+    public static int SizeOf(Message message)
+    {
         var header = message.Header;
         var size = 1 + VarintSize((uint)header.Count) + message.Body.Length;
         foreach (var (key, value) in header)
@@ -20,18 +28,23 @@ internal static class LoggedMessageFormat
             size += StringSize(key) + StringSize(value ?? "");
         }
 
-        var bytes = new byte[size];
-        bytes[0] = Version;
+        return size;
+    }
+
+    /// <summary>Writes <paramref name="message"/> at the start of <paramref name="to"/>, which holds <see cref="SizeOf"/> bytes at least.</summary>
+    public static void Write(Message message, Span<byte> to)
+    {
+        var header = message.Header;
+        to[0] = Version;
         var at = 1;
-        at += WriteVarint(bytes.AsSpan(at), (uint)header.Count);
+        at += WriteVarint(to[at..], (uint)header.Count);
         foreach (var (key, value) in header)
         {
-            at += WriteString(bytes.AsSpan(at), key);
-            at += WriteString(bytes.AsSpan(at), value ?? "");
+            at += WriteString(to[at..], key);
+            at += WriteString(to[at..], value ?? "");
         }
 
-        message.Body.Span.CopyTo(bytes.AsSpan(at));
-        return bytes;
+        message.Body.Span.CopyTo(to[at..]);
     }
 
     /// <summary>The message in <paramref name="bytes"/>; its body shares them (not copied).</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using StackExchange.Redis;
 
 namespace OrleansBroker.Durable;
@@ -73,13 +74,28 @@ public sealed class RedisDurableLog : IDurableLog, IAsyncDisposable, IDisposable
     public async Task<long> AppendAsync(string topic, IReadOnlyList<Message> messages, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var values = new RedisValue[messages.Count];
-        for (var i = 0; i < values.Length; i++)
+
+        // The whole batch in one rented buffer, each value a slice of it: one allocation per batch, not per message.
+        var sizes = new int[messages.Count];
+        var total = 0;
+        for (var i = 0; i < sizes.Length; i++)
         {
-            values[i] = LoggedMessageFormat.Encode(messages[i]);
+            total += sizes[i] = LoggedMessageFormat.SizeOf(messages[i]);
         }
 
-        return (long)await EvaluateAsync(AppendScript, topic, values, cancellationToken);
+        var buffer = ArrayPool<byte>.Shared.Rent(total);
+        var values = new RedisValue[sizes.Length];
+        for (int i = 0, at = 0; i < values.Length; at += sizes[i++])
+        {
+            LoggedMessageFormat.Write(messages[i], buffer.AsSpan(at, sizes[i]));
+            values[i] = buffer.AsMemory(at, sizes[i]);
+        }
+
+        var first = (long)await EvaluateAsync(AppendScript, topic, values, cancellationToken);
+
+        // Only once the command has surely been written: a failed or cancelled call may still be sending it.
+        ArrayPool<byte>.Shared.Return(buffer);
+        return first;
     }
 
     /// <inheritdoc/>
