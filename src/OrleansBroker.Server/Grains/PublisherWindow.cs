@@ -1,3 +1,5 @@
+using OrleansBroker.Grains;
+
 namespace OrleansBroker.Server.Grains;
 
 /// <summary>
@@ -31,6 +33,27 @@ internal sealed class PublisherWindow(int maxPublishers = PublisherWindow.MaxPub
     /// <summary>True when the batch was taken already (or a later one was).</summary>
     public bool IsCopy(string publisher, long sequence) =>
         _newest.TryGetValue(publisher, out var entry) && sequence <= entry.Sequence;
+
+    /// <summary>
+    /// Null when a batch sent after batch <paramref name="previous"/> is next, to be taken: its previous was taken, or
+    /// it names none. Else the answer to give without taking it: <see cref="PublishOutcome.Taken"/> for a copy (at or below
+    /// the newest taken), <see cref="PublishOutcome.OutOfOrder"/> when its previous has not been taken, and
+    /// <see cref="PublishOutcome.UnknownPublisher"/> when it names a previous batch of a publisher this window does not know.
+    /// </summary>
+    public PublishOutcome? Refusal(string publisher, long sequence, long previous)
+    {
+        if (!_newest.TryGetValue(publisher, out var entry))
+        {
+            return previous == 0 ? null : PublishOutcome.UnknownPublisher;
+        }
+
+        if (sequence <= entry.Sequence)
+        {
+            return PublishOutcome.Taken;
+        }
+
+        return previous <= entry.Sequence ? null : PublishOutcome.OutOfOrder;
+    }
 
     /// <summary>Records that the topic took the batch.</summary>
     public void Took(string publisher, long sequence, long now)

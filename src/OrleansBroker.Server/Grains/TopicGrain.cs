@@ -165,6 +165,28 @@ internal sealed partial class TopicGrain(
         }
     }
 
+    public Task<PublishOutcome> Publish(string publisher, long sequence, long previous, Immutable<Message[]> messages)
+    {
+        PublisherWindow.Validate(publisher, sequence);
+        ArgumentOutOfRangeException.ThrowIfNegative(previous);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(previous, sequence);
+        if (_publishers.Refusal(publisher, sequence, previous) is { } refusal)
+        {
+            return refusal == PublishOutcome.Taken ? TakenTask : Task.FromResult(refusal);
+        }
+
+        var published = Publish(publisher, sequence, messages);
+        return published.IsCompletedSuccessfully ? TakenTask : TakenAfter(published);
+    }
+
+    private static readonly Task<PublishOutcome> TakenTask = Task.FromResult(PublishOutcome.Taken);
+
+    private static async Task<PublishOutcome> TakenAfter(Task published)
+    {
+        await published;
+        return PublishOutcome.Taken;
+    }
+
     public Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)
     {
         Validation.ValidateReadableTopic(Topic);

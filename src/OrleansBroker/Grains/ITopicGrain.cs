@@ -27,6 +27,16 @@ public interface ITopicGrain : IGrainWithStringKey
     Task Publish(string publisher, long sequence, Immutable<Message[]> messages);
 
     /// <summary>
+    /// A numbered batch of a publisher that keeps several calls in flight to this topic: <paramref name="previous"/>
+    /// is the number of the batch it sent here before this one (0: none, or start afresh). The topic takes the batch
+    /// only after that one (<see cref="PublishOutcome.Taken"/>); otherwise it changes nothing and says why, and the
+    /// publisher sends it again in order. A copy of a batch taken already is answered <see cref="PublishOutcome.Taken"/>.
+    /// </summary>
+    [Alias("PublishInOrder")]
+    [ResponseTimeout("00:00:05")]
+    Task<PublishOutcome> Publish(string publisher, long sequence, long previous, Immutable<Message[]> messages);
+
+    /// <summary>
     /// Adds (or re-adds) a subscription; idempotent. A stream started for it is numbered above
     /// <paramref name="minimumStream"/>, the newest the subscriber has seen. <paramref name="restartStream"/>:
     /// the subscriber lost its place in its stream (it came back after a move, or saw an older
@@ -100,4 +110,18 @@ public sealed class TopicSnapshot
             Host = Host,
             Durables = durables ?? [],
         };
+}
+
+/// <summary>What a topic did with a batch published in order (see <see cref="ITopicGrain.Publish(string, long, long, Immutable{Message[]})"/>).</summary>
+[GenerateSerializer, Alias("OrleansBroker.PublishOutcome")]
+public enum PublishOutcome
+{
+    /// <summary>Taken (or a copy of a batch taken already).</summary>
+    Taken,
+
+    /// <summary>Not taken: the batch before it has not arrived (overtaken on the way, or lost); send it again after that one.</summary>
+    OutOfOrder,
+
+    /// <summary>Not taken: this topic does not know the publisher (it came back after a crash); send it again with no previous batch.</summary>
+    UnknownPublisher,
 }

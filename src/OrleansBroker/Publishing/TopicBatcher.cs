@@ -26,6 +26,12 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     internal const int MaxQueuedMessages = 16 * MaxBatchMessages;
     internal const long MaxQueuedBytes = 16 * MaxBatchBytes;
 
+    /// <summary>
+    /// Calls to the topic in flight at once: the next batch goes while earlier ones are on their way or being stored
+    /// (a durable topic answers only once its store has the batch), so a publisher waits less than a round trip.
+    /// </summary>
+    internal const int MaxCallsInFlight = 4;
+
     internal static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(50);
     internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
 
@@ -39,6 +45,15 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     private long _queuedBytes;
     private long _lastUsed = Environment.TickCount64;
     private Task _lastBatch = Task.CompletedTask;
+
+    // The newest batch sent to the topic, which the next one names as its previous, and the newest the topic
+    // took: only the one sending loop touches them.
+    private long _lastSent;
+    private long _lastTaken;
+    private bool _startAfresh;
+
+    // Set while the sending loop waits for an answer with room for another call: a new batch wakes it.
+    private TaskCompletionSource? _wake;
 
     /// <summary>Messages batched and not yet answered for, for tests.</summary>
     internal int QueuedMessages
@@ -122,6 +137,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         {
             _open = new PendingBatch(Deadline.After(options.PublishTimeout));
             _waiting.Enqueue(_open);
+            _wake?.TrySetResult();
             if (_turns.Count == 0)
             {
                 // Else the last publish waiting its turn is the last thing to flush.
@@ -157,37 +173,176 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         }
     }
 
+    /// <summary>
+    /// Sends the waiting batches in order, up to <see cref="MaxCallsInFlight"/> calls at once, each naming the batch
+    /// sent before it so the topic takes them in that order whatever order they arrive in. When one is not taken
+    /// (refused for its order, or its call failed on the way), the calls still out are waited for and what was not
+    /// taken is sent again one at a time, in order, before the pipeline fills again.
+    /// </summary>
     private async Task SendAllAsync()
     {
+        var calls = new Queue<Call>();
         while (true)
         {
-            PendingBatch batch;
+            if (calls.Count == 0)
+            {
+                // Everything sent before is done with: the next batch follows the newest the topic took.
+                _lastSent = _lastTaken;
+            }
+
+            while (calls.Count < MaxCallsInFlight && NextToSend() is { } batch)
+            {
+                // Only this loop sends, so numbers go out in the order the batches were made.
+                var sequence = publisher.NextSequence();
+                calls.Enqueue(new Call(batch, sequence, Start(batch, sequence, _lastSent)));
+                _lastSent = sequence;
+            }
+
+            Task? wake = null;
             lock (_gate)
             {
-                if (!_waiting.TryDequeue(out batch!))
+                if (_waiting.Count > 0 && calls.Count < MaxCallsInFlight)
+                {
+                    continue;
+                }
+
+                if (calls.Count == 0)
                 {
                     _sending = false;
                     return;
                 }
 
-                if (ReferenceEquals(batch, _open))
+                if (calls.Count < MaxCallsInFlight)
                 {
-                    _open = null;
+                    // Room for another call: a batch made meanwhile goes at once, not after the oldest answer.
+                    _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wake = _wake.Task;
                 }
             }
 
-            await SendAsync(batch, publisher.NextSequence()).ConfigureAwait(false);
-            lock (_gate)
+            var oldest = calls.Peek();
+            if (wake is not null)
             {
-                ReleaseLocked(batch);
+                await Task.WhenAny(oldest.Answered, wake).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    _wake = null;
+                }
+
+                if (!oldest.Answered.IsCompleted)
+                {
+                    continue;
+                }
+            }
+
+            calls.Dequeue();
+            if (await TryCompleteAsync(oldest).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            // Not taken: the rest still out may have been taken or refused; then resend what was not, in order.
+            var again = new List<Call> { oldest };
+            while (calls.TryDequeue(out var later))
+            {
+                if (!await TryCompleteAsync(later).ConfigureAwait(false))
+                {
+                    again.Add(later);
+                }
+            }
+
+            foreach (var call in again)
+            {
+                await SendAsync(call.Batch, call.Sequence).ConfigureAwait(false);
+                Settled(call.Batch);
             }
         }
     }
 
-    /// <summary>Sends one batch until the topic takes it, or fails it once its deadline has passed or the error is not transient.</summary>
+    /// <summary>The oldest batch waiting, closed to further messages; null when none waits.</summary>
+    private PendingBatch? NextToSend()
+    {
+        lock (_gate)
+        {
+            if (!_waiting.TryDequeue(out var batch))
+            {
+                return null;
+            }
+
+            if (ReferenceEquals(batch, _open))
+            {
+                _open = null;
+            }
+
+            return batch;
+        }
+    }
+
+    private Task<PublishOutcome> Start(PendingBatch batch, long sequence, long previous)
+    {
+        try
+        {
+            return grain.Publish(publisher.Id, sequence, previous, batch.Immutable);
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<PublishOutcome>(ex);
+        }
+    }
+
+    /// <summary>
+    /// Waits for a pipelined call: true when it is done with (taken, or failed for good, its publishers told); false
+    /// when it must be sent again (refused for its order, or failed on the way, with time left before its deadline).
+    /// </summary>
+    private async Task<bool> TryCompleteAsync(Call call)
+    {
+        var (batch, sequence, outcome) = (call.Batch, call.Sequence, call.Outcome);
+        Exception? failure = null;
+        try
+        {
+            var answer = await call.Answered.ConfigureAwait(false);
+            if (answer == PublishOutcome.Taken)
+            {
+                Taken(batch, sequence);
+                return true;
+            }
+
+            _startAfresh |= answer == PublishOutcome.UnknownPublisher;
+        }
+        catch (TimeoutException) when (!outcome.IsCompleted)
+        {
+            _ = outcome.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            failure = new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+        }
+        catch (Exception ex) when (IsTransient(ex))
+        {
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        if (failure is null && !batch.Deadline.HasPassed)
+        {
+            return false;
+        }
+
+        Fail(batch, failure ?? new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)"), attempts: 1);
+        Settled(batch);
+        return true;
+    }
+
+    /// <summary>
+    /// Sends one batch alone (everything before it is done with) until the topic takes it, or fails it once its
+    /// deadline has passed or the error is not transient. It names the newest batch taken as its previous one, or none
+    /// when the topic does not know this publisher (it came back after a crash) or finds it out of order.
+    /// </summary>
     private async Task SendAsync(PendingBatch batch, long sequence)
     {
-        var messages = batch.Messages.ToArray().AsImmutable();
+        // A topic that forgot this publisher takes a batch that names no previous one (nothing before it is left out).
+        var previous = _startAfresh ? 0 : _lastTaken;
+        _startAfresh = false;
+
         var retryDelay = FirstRetryDelay;
         var attempts = 0;
         Exception failure;
@@ -200,25 +355,17 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             }
 
             attempts++;
-            Task call;
+            var call = Start(batch, sequence, previous);
             try
             {
-                call = grain.Publish(publisher.Id, sequence, messages);
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-                break;
-            }
+                if (await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false) == PublishOutcome.Taken)
+                {
+                    Taken(batch, sequence);
+                    return;
+                }
 
-            try
-            {
-                await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false);
-
-                // Counted per batch, before the publishers hear back: no cost per message, no lock.
-                PublishScope.RecordSent(topic, batch.Messages.Count, null);
-                batch.Accepted.TrySetResult();
-                return;
+                // Alone, with every earlier batch done with: nothing before it is left to wait for.
+                previous = 0;
             }
             catch (TimeoutException) when (!call.IsCompleted)
             {
@@ -241,13 +388,55 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             }
         }
 
-        // A refusal by the silo under its own limits (a MaxMessageBytes below this client's) reaches the
-        // publishers as it is: nothing of the batch was accepted. Anything else: the cluster was not there.
+        Fail(batch, failure, attempts);
+    }
+
+    private void Taken(PendingBatch batch, long sequence)
+    {
+        _lastTaken = Math.Max(_lastTaken, sequence);
+
+        // Counted per batch, before the publishers hear back: no cost per message, no lock.
+        PublishScope.RecordSent(topic, batch.Messages.Count, null);
+        batch.Accepted.TrySetResult();
+        Settled(batch);
+    }
+
+    /// <summary>
+    /// A refusal by the silo under its own limits (a MaxMessageBytes below this client's) reaches the
+    /// publishers as it is: nothing of the batch was accepted. Anything else: the cluster was not there.
+    /// </summary>
+    private void Fail(PendingBatch batch, Exception failure, int attempts)
+    {
         var tries = attempts > 1 ? $" after {attempts} attempts" : "";
         var error = failure as BrokerException ?? new BrokerException(BrokerErrorCode.Unavailable,
             $"Publishing to topic '{topic}' failed{tries}: {ErrorText.FirstLine(failure)}", failure);
         PublishScope.RecordSent(topic, batch.Messages.Count, error);
         batch.Accepted.TrySetException(error);
+    }
+
+    /// <summary>The batch is answered for (once): its room goes to the publishes waiting their turn.</summary>
+    private void Settled(PendingBatch batch)
+    {
+        lock (_gate)
+        {
+            if (!batch.Released)
+            {
+                batch.Released = true;
+                ReleaseLocked(batch);
+            }
+        }
+    }
+
+    /// <summary>A batch's call in flight; <see cref="Answered"/> completes with its answer, or at the batch's deadline.</summary>
+    private sealed class Call(PendingBatch batch, long sequence, Task<PublishOutcome> outcome)
+    {
+        public PendingBatch Batch { get; } = batch;
+
+        public long Sequence { get; } = sequence;
+
+        public Task<PublishOutcome> Outcome { get; } = outcome;
+
+        public Task<PublishOutcome> Answered { get; } = outcome.IsCompleted ? outcome : outcome.WaitAsync(batch.Deadline.Left);
     }
 
     /// <summary>
@@ -287,6 +476,12 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     private sealed class PendingBatch(Deadline deadline)
     {
         private long _bytes;
+        private Immutable<Message[]>? _immutable;
+
+        /// <summary>The messages as one array for the calls (made once: a batch sent again is not copied again).</summary>
+        public Immutable<Message[]> Immutable => _immutable ??= Messages.ToArray().AsImmutable();
+
+        public bool Released { get; set; }
 
         public long Bytes => _bytes;
 

@@ -35,6 +35,35 @@ public sealed class NumberedPublishTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Topic_TakesPipelinedBatchesOnlyAfterTheOneEachNames_AndChangesNothingForOneOutOfOrder()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("inorder");
+        var received = new Collector();
+        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
+        var grain = Client.GetGrain<ITopicGrain>(topic);
+        static Immutable<Message[]> Batch(string body) => new[] { Message.FromString(body) }.AsImmutable();
+
+        // Unknown publisher naming a previous batch: it may have come back after a crash. None named: taken.
+        Assert.Equal(PublishOutcome.UnknownPublisher, await grain.Publish("p", 5, 4, Batch("5 (after 4, unknown here)")));
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 5, 0, Batch("5")));
+
+        // 7 names 6, which has not come: refused, not taken. Then 6 and 7 again, in order.
+        Assert.Equal(PublishOutcome.OutOfOrder, await grain.Publish("p", 7, 6, Batch("7 (overtook 6)")));
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 6, 5, Batch("6")));
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 7, 6, Batch("7")));
+
+        // A copy is answered Taken and not delivered again; one naming an older batch (one between failed for good) is next.
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 6, 5, Batch("6 again")));
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 9, 5, Batch("9 (8 failed for good)")));
+
+        await received.WaitForCount(4);
+        Assert.Equal(["5", "6", "7", "9 (8 failed for good)"], received.Bodies);
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => grain.Publish("p", 10, 10, Batch("names itself")));
+    }
+
+    [Fact]
     public async Task Topic_RefusesABadPublisherNumber() =>
         await Assert.ThrowsAnyAsync<ArgumentException>(() =>
             Client.GetGrain<ITopicGrain>(Topics.Unique("bad")).Publish("p", 0, new[] { Message.FromString("x") }.AsImmutable()));

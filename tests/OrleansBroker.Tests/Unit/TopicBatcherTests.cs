@@ -111,54 +111,186 @@ public sealed class TopicBatcherTests
         Assert.Equal(["1"], topic.Taken);
     }
 
-    /// <summary>A topic grain that fails, refuses or never answers the calls it is told to.</summary>
+    [Fact]
+    public async Task SeveralCallsGoOutAtOnce_AndTheTopicTakesThemInOrder()
+    {
+        var topic = new FakeTopic { HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var batcher = Batcher(topic);
+
+        var publishes = new List<Task>();
+        for (var i = 1; i <= 8; i++)
+        {
+            publishes.Add(batcher.EnqueueAsync(M(i), 1));
+            await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == Math.Min(i, TopicBatcher.MaxCallsInFlight), $"call {i} to go out");
+        }
+
+        Assert.Equal(TopicBatcher.MaxCallsInFlight, topic.Calls.Count);
+        topic.HoldUntil.SetResult();
+        await Task.WhenAll(publishes);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => i.ToString()), topic.Taken);
+        var calls = topic.Calls;
+        Assert.All(calls.Skip(1).Zip(calls), pair => Assert.Equal(pair.Second.Sequence, pair.First.Previous));
+    }
+
+    [Fact]
+    public async Task ACallOvertakenOnTheWay_IsRefused_AndSentAgainAfterTheOneBeforeIt()
+    {
+        // The first call arrives only after the second: the topic refuses the second, which goes again after it.
+        var topic = new FakeTopic();
+        var batcher = Batcher(topic);
+        await batcher.EnqueueAsync(M(0), 1);
+        topic.OvertakeNext = true;
+
+        var first = batcher.EnqueueAsync(M(1), 1);
+        await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == 2, "the first call");
+        var second = batcher.EnqueueAsync(M(2), 1);
+        await Task.WhenAll(first, second);
+
+        Assert.Equal(["0", "1", "2"], topic.Taken);
+        Assert.Equal([PublishOutcome.Taken, PublishOutcome.OutOfOrder, PublishOutcome.Taken, PublishOutcome.Taken], topic.Outcomes);
+        Assert.Equal(4, topic.Calls.Count);
+    }
+
+    [Fact]
+    public async Task ATopicThatForgotThePublisher_TakesItsNextBatch_WithNoPreviousOne()
+    {
+        var topic = new FakeTopic();
+        var batcher = Batcher(topic);
+        await batcher.EnqueueAsync(M(1), 1);
+
+        topic.ForgetPublishers();
+        await batcher.EnqueueAsync(M(2), 1);
+
+        Assert.Equal(["1", "2"], topic.Taken);
+        Assert.Equal([PublishOutcome.Taken, PublishOutcome.UnknownPublisher, PublishOutcome.Taken], topic.Outcomes);
+        Assert.Equal(0, topic.Calls[^1].Previous);
+    }
+
+    [Fact]
+    public async Task ABatchRefusedForGood_DoesNotHoldUpTheOnesAfterIt()
+    {
+        var topic = new FakeTopic { HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), RefuseBody = "2" };
+        var batcher = Batcher(topic);
+
+        var publishes = new List<Task>();
+        for (var i = 1; i <= 3; i++)
+        {
+            publishes.Add(batcher.EnqueueAsync(M(i), 1));
+            await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == i, $"call {i} to go out");
+        }
+
+        topic.HoldUntil.SetResult();
+        await publishes[0];
+        await Assert.ThrowsAsync<BrokerException>(() => publishes[1]);
+        await publishes[2];
+        Assert.Equal(["1", "3"], topic.Taken);
+    }
+
+    /// <summary>
+    /// A topic grain that keeps a publisher's order as TopicGrain does (the batch before must have been taken), and
+    /// fails, refuses, holds, reorders or never answers the calls it is told to.
+    /// </summary>
     private sealed class FakeTopic : ITopicGrain
     {
-        private readonly ConcurrentQueue<(long Sequence, Message[] Messages)> _calls = new();
+        private readonly Lock _gate = new();
+        private readonly ConcurrentQueue<(long Sequence, long Previous, Message[] Messages)> _calls = new();
         private readonly ConcurrentQueue<string> _taken = new();
+        private readonly ConcurrentQueue<PublishOutcome> _outcomes = new();
+        private readonly Dictionary<string, long> _newest = [];
+        private TaskCompletionSource? _overtaken;
+        private Task _handling = Task.CompletedTask;
 
         public int FailNext { get; set; }
         public int HangNext { get; set; }
         public Exception? Refuse { get; set; }
+        public string? RefuseBody { get; set; }
         public TaskCompletionSource? HoldUntil { get; set; }
 
-        public IReadOnlyList<(long Sequence, Message[] Messages)> Calls => _calls.ToArray();
-        public IReadOnlyList<string> Taken => _taken.ToArray();
+        /// <summary>The next call is handled only after the one after it.</summary>
+        public bool OvertakeNext { get; set; }
 
-        public Task Publish(string publisher, long sequence, Immutable<Message[]> messages)
+        public IReadOnlyList<(long Sequence, long Previous, Message[] Messages)> Calls => _calls.ToArray();
+        public IReadOnlyList<string> Taken => _taken.ToArray();
+        public IReadOnlyList<PublishOutcome> Outcomes => _outcomes.ToArray();
+
+        public void ForgetPublishers()
         {
-            _calls.Enqueue((sequence, messages.Value));
+            lock (_gate)
+            {
+                _newest.Clear();
+            }
+        }
+
+        public Task Publish(string publisher, long sequence, Immutable<Message[]> messages) => Publish(publisher, sequence, 0, messages);
+
+        public Task<PublishOutcome> Publish(string publisher, long sequence, long previous, Immutable<Message[]> messages)
+        {
+            _calls.Enqueue((sequence, previous, messages.Value));
             if (Refuse is { } refusal)
             {
-                return Task.FromException(refusal);
+                return Task.FromException<PublishOutcome>(refusal);
             }
 
             if (HangNext > 0)
             {
                 HangNext--;
-                return new TaskCompletionSource().Task;
+                return new TaskCompletionSource<PublishOutcome>().Task;
             }
 
             if (FailNext > 0)
             {
                 FailNext--;
-                return Task.FromException(new SiloUnavailableException("the topic's silo died"));
+                return Task.FromException<PublishOutcome>(new SiloUnavailableException("the topic's silo died"));
             }
 
-            if (HoldUntil is { } hold)
+            lock (_gate)
             {
-                return hold.Task.ContinueWith(_ => Take(messages.Value), TaskScheduler.Default);
-            }
+                if (OvertakeNext)
+                {
+                    OvertakeNext = false;
+                    _overtaken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    return _overtaken.Task.ContinueWith(_ => Handle(publisher, sequence, previous, messages.Value), TaskScheduler.Default);
+                }
 
-            Take(messages.Value);
-            return Task.CompletedTask;
+                // Held calls are handled in the order they came, as a grain takes them.
+                var prior = _handling;
+                var handled = HoldUntil is { } hold
+                    ? Task.WhenAll(hold.Task, prior).ContinueWith(_ => Handle(publisher, sequence, previous, messages.Value), TaskScheduler.Default)
+                    : Task.FromResult(Handle(publisher, sequence, previous, messages.Value));
+                _handling = handled;
+                if (_overtaken is { } overtaken)
+                {
+                    _overtaken = null;
+                    handled = handled.ContinueWith(t => { overtaken.SetResult(); return t.Result; }, TaskScheduler.Default);
+                }
+
+                return handled;
+            }
         }
 
-        private void Take(Message[] messages)
+        private PublishOutcome Handle(string publisher, long sequence, long previous, Message[] messages)
         {
-            foreach (var message in messages)
+            lock (_gate)
             {
-                _taken.Enqueue(message.BodyAsString());
+                var outcome = _newest.TryGetValue(publisher, out var newest)
+                    ? sequence <= newest ? PublishOutcome.Taken : previous > newest ? PublishOutcome.OutOfOrder : (PublishOutcome?)null
+                    : previous == 0 ? null : PublishOutcome.UnknownPublisher;
+                if (outcome is null)
+                {
+                    if (RefuseBody is { } body && messages.Any(m => m.BodyAsString() == body))
+                    {
+                        throw new ArgumentException("refused");
+                    }
+
+                    _newest[publisher] = sequence;
+                    foreach (var message in messages)
+                    {
+                        _taken.Enqueue(message.BodyAsString());
+                    }
+                }
+
+                _outcomes.Enqueue(outcome ?? PublishOutcome.Taken);
+                return outcome ?? PublishOutcome.Taken;
             }
         }
 
