@@ -124,6 +124,27 @@ public sealed class DeliveryResendTests(ClusterFixture fixture)
         Assert.Equal(2, (await broker.GetTopicAsync(topic))!.Dropped);
     }
 
+    [Fact]
+    public async Task Client_HandsBackWhatItHeldForAGap_WhenUnsubscribed_SoTheQueueGroupTakesIt()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("heldback");
+        var left = new Collector();
+        var leaving = (ClusterSubscription)await broker.SubscribeAsync(topic, left.Handler, new SubscribeOptions { Queue = "workers" });
+        var staying = new Collector();
+        await using var _ = await broker.SubscribeAsync(topic, staying.Handler, new SubscribeOptions { Queue = "workers" });
+
+        await leaving.OnMessages(42, 1, Batch("a"));
+        await left.WaitForCount(1);
+        await leaving.OnMessages(42, 3, Batch("c")).WaitAsync(AnswerWithin);
+        await leaving.UnsubscribeAsync();
+
+        await staying.WaitForCount(1);
+        Assert.Equal(["c"], staying.Bodies);
+        Assert.Equal(0, (await broker.GetTopicAsync(topic))!.Dropped);
+    }
+
     private static readonly TimeSpan AnswerWithin = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan GapBound = DeliveryWindow<Message[]>.GapTimeout;
 
