@@ -30,7 +30,8 @@ public sealed record TopicInfo(
 {
     /// <summary>
     /// Messages that did not reach a subscriber the topic handed them to: dropped because it already
-    /// held <see cref="SubscribeOptions.MaxPending"/> messages, or lost when a delivery to its client failed.
+    /// held <see cref="SubscribeOptions.MaxPending"/> messages, lost when a delivery to its client failed, or
+    /// arriving at the client too late to keep their order (after the messages behind them had gone on).
     /// </summary>
     public long Dropped { get; init; }
 

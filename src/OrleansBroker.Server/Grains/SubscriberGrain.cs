@@ -55,8 +55,9 @@ internal sealed partial class SubscriberGrain(
     private readonly List<Message> _unaccepted = [];
     private long _restartAsked;
 
-    // Names this activation's numbering of deliveries to the client, which takes each number once.
-    private readonly long _sender = Random.Shared.NextInt64(1, long.MaxValue);
+    // Names the numbering of deliveries to the client, which takes each number once and in order. A new one
+    // unless the previous activation handed over its own (the client then orders the two activations' deliveries).
+    private long _sender = Random.Shared.NextInt64(1, long.MaxValue);
     private long _sent;
     private bool _stopPump;
     private (long Number, Message[] Batch)? _inFlight;
@@ -82,12 +83,20 @@ internal sealed partial class SubscriberGrain(
         // Back after idle collection or a move. The old lease is unknown: grant a fresh one, so a
         // dead client costs at most one more lease.
         StartLease();
-        LogDebugActivated(logger, Id, _sender, state.State.Handover?.Stream, state.State.Handover?.Next);
+        if (state.State.HandoverSender is { } numbering && state.State.Handover is not null)
+        {
+            // The old activation's last deliveries may still be on their way to the client: numbered after
+            // them, these wait there for them.
+            (_sender, _sent) = (numbering.Sender, numbering.Sent);
+        }
+
+        LogDebugActivated(logger, Id, _sender, _sent, state.State.Handover?.Stream, state.State.Handover?.Next);
         if (state.State.Handover is { } position)
         {
             // A graceful handover: carry on the same stream (batches in flight belong to it).
             _gate.Restore(position);
             state.State.Handover = null;
+            state.State.HandoverSender = null;
             await state.WriteStateAsync();
         }
         else if (spec.Durable is not null)
@@ -389,7 +398,9 @@ internal sealed partial class SubscriberGrain(
 
         if (Spec is not null && _ending is null && !cancellationToken.IsCancellationRequested)
         {
+            // Nothing more is sent from here (the pump has stopped): the next activation numbers after _sent.
             state.State.Handover = _gate.Position;
+            state.State.HandoverSender = new SenderPosition(_sender, _sent);
             await state.WriteStateAsync();
         }
     }
@@ -784,8 +795,8 @@ internal sealed partial class SubscriberGrain(
     [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: its directory registration was lost; {Count} buffered message(s) sent to the client without waiting for answers")]
     private static partial void LogInformationSentWithoutAnswers(ILogger logger, string id, int count);
 
-    [LoggerMessage(42, LogLevel.Debug, "Subscription {Id}: activated as sender {Sender}; handed over: stream {Stream}, next batch {Next} (none: it asks its topic for a new stream)")]
-    private static partial void LogDebugActivated(ILogger logger, string id, long sender, long? stream, long? next);
+    [LoggerMessage(42, LogLevel.Debug, "Subscription {Id}: activated as sender {Sender}, numbering after {Sent}; handed over: stream {Stream}, next batch {Next} (none: it asks its topic for a new stream)")]
+    private static partial void LogDebugActivated(ILogger logger, string id, long sender, long sent, long? stream, long? next);
 
     [LoggerMessage(43, LogLevel.Debug, "Subscription {Id}: sender {Sender} deactivating ({Reason}); delivery {Sent} numbered last, {InFlight} waiting for its answer, {Pending} message(s) buffered; stream {Stream} at batch {Next}")]
     private static partial void LogDebugDeactivating(ILogger logger, string id, long sender, DeactivationReasonCode reason, long sent, long? inFlight, int pending, long stream, long next);

@@ -11,4 +11,11 @@ internal sealed class SubscriberState
 
     /// <summary>The gate's stream position, written on a graceful deactivation only.</summary>
     [Id(2)] public StreamPosition? Handover { get; set; }
+
+    /// <summary>
+    /// Written with <see cref="Handover"/>: the handing-over activation's sender and the last delivery number it
+    /// used, so that its next activation carries on the numbering and the client puts the two activations'
+    /// deliveries in one order.
+    /// </summary>
+    [Id(3)] public SenderPosition? HandoverSender { get; set; }
 }

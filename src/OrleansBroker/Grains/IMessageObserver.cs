@@ -8,9 +8,11 @@ public interface IMessageObserver : IGrainObserver
 {
     /// <summary>
     /// Takes a batch; completes once the client has room for it (that is the subscriber's back-pressure).
-    /// <paramref name="sender"/> names the SubscriberGrain activation that numbered the batch, and
-    /// <paramref name="sequence"/> is its number there (1, 2, ...): the grain sends a batch again when its
-    /// answer is late (an answer can be lost with a gateway that dies), and the client takes each number once.
+    /// <paramref name="sender"/> names the numbering of the SubscriberGrain activation that sent the batch (its
+    /// next activation carries it on after a graceful handover), and <paramref name="sequence"/> is the batch's
+    /// number in it (1, 2, ...): the grain sends a batch again when its answer is late (an answer can be lost with
+    /// a gateway that dies), and the client takes each number once, in order. A batch that arrives ahead of its
+    /// turn is answered at once (true) and held until those before it arrive, for a few seconds at most.
     /// False: the subscription is ending on the client, which did not take the batch.
     /// </summary>
     [Alias("OnNumberedMessages")]

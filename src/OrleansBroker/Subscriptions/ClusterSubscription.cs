@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using OrleansBroker.Internal;
 using OrleansBroker.Grains;
 
@@ -9,7 +10,7 @@ namespace OrleansBroker.Subscriptions;
 /// A member of a durable subscription gets each message with its delivery tag, and sends its acks
 /// and naks, coalesced, straight to the durable grain.
 /// </summary>
-internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
+internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserver
 {
     // Batches waiting for the handler on the client; past this the observer call waits, which
     // keeps the rest buffered (and bounded by MaxPending) in the SubscriberGrain.
@@ -23,19 +24,32 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     // Attaching and ending take turns: a renewal that re-attaches can never run after the ending
     // has detached, so it cannot bring an unsubscribed subscription back.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
-    private readonly DeliveryWindow _deliveries = new();
+    private readonly DeliveryWindow<Delivery> _deliveries;
+    private readonly List<Delivery> _ready = [];
     private (long Sender, long Sequence, Task<bool> Outcome) _latest = (0, 0, Task.FromResult(true));
+
+    // Every delivery the window releases goes to the handler's queue behind the one released before it, whether
+    // an observer call or the gap timer released it, and however long the queue makes either wait for room.
+    private Task _posted = Task.CompletedTask;
+
+    // Deliveries answered while held that the handler's queue refused (it closed): handed back with the rest.
+    private readonly List<Message> _refused = [];
+    private bool _closingGaps;
+    private bool _unsubscribing;
     private int _ended;
     private readonly DurableAckBuffer? _acks;
+    private readonly ILogger _logger;
 
     // Attached once: attaching again (the silo lost the subscription) must not bring back a deleted durable subscription.
     private bool _attached;
 
     public ClusterSubscription(ClusterBroker broker, IClusterClient client, string topic, MessageHandler handler,
-        SubscribeOptions options, Microsoft.Extensions.Logging.ILogger logger)
+        SubscribeOptions options, ILogger logger)
     {
         _broker = broker;
         _grains = client;
+        _logger = logger;
+        _deliveries = new DeliveryWindow<Delivery>(options.MaxPending);
         Id = Guid.NewGuid().ToString("N");
         Topic = topic;
         Options = options;
@@ -113,8 +127,8 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     }
 
     /// <summary>
-    /// A batch from the SubscriberGrain. Orleans runs one observer call at a time, so a copy sent
-    /// again (its answer was late) is seen only after the original was queued, and is skipped.
+    /// A batch from the SubscriberGrain, taken in its sender's order. Orleans runs one observer call at a time, so
+    /// a copy sent again (its answer was late) is seen only after the original was taken or held, and is skipped.
     /// </summary>
     public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
         Take(sender, sequence, messages.Value, tags: null);
@@ -150,21 +164,216 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         _grains.DeleteObjectReference<IMessageObserver>(_reference);
     }
 
+    /// <summary>
+    /// Puts the delivery in its sender's order. One that arrives ahead of its turn is held and answered at once:
+    /// Orleans runs the observer's calls one at a time, each after the one before has returned, so the call that
+    /// fills the gap runs only after this one has answered.
+    /// </summary>
     private Task<bool> Take(long sender, long sequence, Message[] messages, DeliveryTag[]? tags)
     {
         lock (_deliveries)
         {
-            if (_deliveries.TryTake(sender, sequence))
+            if (_unsubscribing)
             {
-                var outcome = Dispatcher.PostAsync(messages, tags).AsTask();
-                _latest = (sender, sequence, outcome);
-                return outcome;
+                // What was held is being handed back already: a new delivery is refused, and the grain hands it back.
+                return _deliveries.IsCopy(sender, sequence) ? CopyAnswer(sender, sequence) : Task.FromResult(false);
             }
 
-            // A copy of the newest batch, sent because its answer was late: it gets the original's
-            // answer (false if the subscription ended before the handler's queue took it). Older copies were answered long ago.
-            return _latest.Sender == sender && _latest.Sequence == sequence ? _latest.Outcome : Task.FromResult(true);
+            _ready.Clear();
+            var arrival = _deliveries.Take(sender, sequence, new Delivery(messages, tags), messages.Length, DateTime.UtcNow, _ready);
+            ReportGivenUp();
+            var answer = arrival switch
+            {
+                Arrival.Taken => Post(_ready, ownFirst: true),
+                Arrival.Copy => CopyAnswer(sender, sequence),
+                _ => Task.FromResult(true),
+            };
+
+            if (arrival == Arrival.Taken)
+            {
+                _latest = (sender, sequence, answer);
+            }
+            else if (_ready.Count > 0)
+            {
+                // Released without this delivery: a gap given up on (over the bound), or a forgotten sender's.
+                Post(_ready, ownFirst: false);
+            }
+
+            if (arrival == Arrival.Late)
+            {
+                CountLate(sender, sequence, messages, tags);
+            }
+
+            CloseGapsLater();
+            return answer;
         }
+    }
+
+    /// <summary>
+    /// A copy of the newest delivery taken, sent because its answer was late, gets the original's answer (false
+    /// if the subscription ended before the handler's queue took it). Older copies, and copies of held ones, were answered already.
+    /// </summary>
+    private Task<bool> CopyAnswer(long sender, long sequence) =>
+        _latest.Sender == sender && _latest.Sequence == sequence ? _latest.Outcome : Task.FromResult(true);
+
+    /// <summary>
+    /// Queues released deliveries for the handler, behind everything released before them. With
+    /// <paramref name="ownFirst"/> the first is the calling delivery's own: the task says whether the handler's
+    /// queue took it. The others were answered while held: what a closed queue refuses of them is handed back on unsubscribe.
+    /// </summary>
+    private Task<bool> Post(List<Delivery> ready, bool ownFirst)
+    {
+        if (ownFirst && ready.Count == 1 && _posted.IsCompleted)
+        {
+            // The usual case: nothing was held, and nothing released before still waits for room.
+            var outcome = Dispatcher.PostAsync(ready[0].Messages, ready[0].Tags).AsTask();
+            _posted = outcome;
+            return outcome;
+        }
+
+        var chained = PostAfterAsync(_posted, ready.ToArray(), ownFirst);
+        _posted = chained;
+        return chained;
+    }
+
+    private async Task<bool> PostAfterAsync(Task before, Delivery[] deliveries, bool ownFirst)
+    {
+        await before.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var taken = true;
+        for (var i = 0; i < deliveries.Length; i++)
+        {
+            var (messages, tags) = deliveries[i];
+            if (await Dispatcher.PostAsync(messages, tags).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            if (ownFirst && i == 0)
+            {
+                taken = false;
+            }
+            else if (tags is null)
+            {
+                // A durable member's messages need no handing back: its leaving gives the durable grain back all it has out.
+                lock (_deliveries)
+                {
+                    _refused.AddRange(messages);
+                }
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>While a gap is open, gives it up when its time is up, even when no more deliveries come to trigger it.</summary>
+    private void CloseGapsLater()
+    {
+        if (!_closingGaps && _deliveries.HasGap)
+        {
+            _closingGaps = true;
+            _ = CloseGapsAsync();
+        }
+    }
+
+    private async Task CloseGapsAsync()
+    {
+        while (true)
+        {
+            DateTime? deadline;
+            lock (_deliveries)
+            {
+                deadline = _deliveries.GapDeadline;
+                if (deadline is null || _unsubscribing)
+                {
+                    _closingGaps = false;
+                    return;
+                }
+            }
+
+            var wait = deadline.Value - DateTime.UtcNow;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait).ConfigureAwait(false);
+            }
+
+            lock (_deliveries)
+            {
+                _ready.Clear();
+                _deliveries.Flush(DateTime.UtcNow, _ready);
+                ReportGivenUp();
+                if (_ready.Count > 0 && !_unsubscribing)
+                {
+                    Post(_ready, ownFirst: false);
+                }
+            }
+        }
+    }
+
+    private void ReportGivenUp()
+    {
+        foreach (var (sender, from, to) in _deliveries.GivenUp)
+        {
+            LogWarningGapGivenUp(_logger, Topic, Id, from, to, sender);
+        }
+
+        _deliveries.GivenUp.Clear();
+    }
+
+    /// <summary>
+    /// A delivery of a gap given up on: what came after it has gone to the handler, so delivering it now would
+    /// break the order. A plain subscription's messages are counted with the topic's drops; a durable member's
+    /// stay unacked, and the durable grain sends them again after AckWait.
+    /// </summary>
+    private void CountLate(long sender, long sequence, Message[] messages, DeliveryTag[]? tags)
+    {
+        if (tags is not null)
+        {
+            LogInformationLateDurable(_logger, Topic, Id, sequence, sender, messages.Length);
+            return;
+        }
+
+        LogWarningLate(_logger, Topic, Id, sequence, sender, messages.Length);
+        try
+        {
+            _ = _grains.GetGrain<ITopicGrain>(Topic).AddDropped(messages.Length);
+        }
+        catch (Exception ex)
+        {
+            LogWarningCountFailed(_logger, ex, Topic, messages.Length);
+        }
+    }
+
+    /// <summary>
+    /// Ends the taking of deliveries: returns what was held for a gap and what the closed handler's queue
+    /// refused of deliveries answered already, in order, to hand back with the messages the handler never began.
+    /// </summary>
+    private async Task<Message[]> TakeHeldBackAsync()
+    {
+        Task posted;
+        var heldBack = new List<Message>();
+        lock (_deliveries)
+        {
+            _unsubscribing = true;
+            foreach (var (messages, tags) in _deliveries.TakeHeld())
+            {
+                if (tags is null)
+                {
+                    heldBack.AddRange(messages);
+                }
+            }
+
+            posted = _posted;
+        }
+
+        // The queue is closed: whatever is still being posted is refused at once.
+        await posted.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_deliveries)
+        {
+            heldBack.InsertRange(0, _refused);
+            _refused.Clear();
+        }
+
+        return heldBack.ToArray();
     }
 
     /// <summary>
@@ -229,6 +438,7 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
         }
 
         var unbegun = await Dispatcher.CloseAsync().ConfigureAwait(false);
+        unbegun = [.. unbegun, .. await TakeHeldBackAsync().ConfigureAwait(false)];
         if (_acks is not null)
         {
             // What the handler settled counts before the member leaves (its unacked messages then go to the others).
@@ -255,4 +465,19 @@ internal sealed class ClusterSubscription : ISubscriber, IMessageObserver
     }
 
     public ValueTask DisposeAsync() => new(UnsubscribeAsync());
+
+    [LoggerMessage(30, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': deliveries {From}-{To} of sender {Sender} did not arrive in time; what came after them goes to the handler without them (if they arrive later, they are counted as dropped)")]
+    private static partial void LogWarningGapGivenUp(ILogger logger, string topic, string id, long from, long to, long sender);
+
+    [LoggerMessage(31, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': delivery {Sequence} of sender {Sender} arrived after its gap was given up on; its {Count} message(s) are counted as dropped")]
+    private static partial void LogWarningLate(ILogger logger, string topic, string id, long sequence, long sender, int count);
+
+    [LoggerMessage(32, LogLevel.Information, "Subscription {Id} of topic '{Topic}': durable delivery {Sequence} of sender {Sender} arrived after its gap was given up on; its {Count} message(s) come back after AckWait")]
+    private static partial void LogInformationLateDurable(ILogger logger, string topic, string id, long sequence, long sender, int count);
+
+    [LoggerMessage(33, LogLevel.Warning, "Topic '{Topic}': counting {Count} dropped message(s) failed")]
+    private static partial void LogWarningCountFailed(ILogger logger, Exception exception, string topic, int count);
+
+    /// <summary>One delivery's messages, with their durable tags when the subscription is durable.</summary>
+    private readonly record struct Delivery(Message[] Messages, DeliveryTag[]? Tags);
 }

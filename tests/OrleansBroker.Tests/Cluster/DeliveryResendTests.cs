@@ -67,6 +67,89 @@ public sealed class DeliveryResendTests(ClusterFixture fixture)
         Assert.Equal(["first", "second", "from a new activation"], received.Bodies);
     }
 
+    [Fact]
+    public async Task Client_HandsAContinuedSendersDeliveriesToTheHandlerInItsOrder_ThoughTheyArriveOutOfIt()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var received = new Collector();
+        var sub = (ClusterSubscription)await broker.SubscribeAsync(Topics.Unique("reorder"), received.Handler);
+        await using var _ = sub;
+
+        await sub.OnMessages(42, 1, Batch("a"));
+
+        // A grain moved gracefully: its next activation carries on the numbering (4), and its first delivery
+        // arrives before the old activation's one-way calls, which arrive reversed. An early delivery is answered
+        // at once: Orleans runs an observer's calls one at a time, so the one that fills the gap runs only after it.
+        Assert.True(await sub.OnMessages(42, 4, Batch("d")).WaitAsync(AnswerWithin));
+        await sub.OnMessagesWithoutAnswer(42, 3, Batch("c")).WaitAsync(AnswerWithin);
+        await sub.OnMessagesWithoutAnswer(42, 2, Batch("b")).WaitAsync(AnswerWithin);
+
+        // The old activation's one-way copy of the delivery it had in flight, and a late answer's copy: the same numbers.
+        await sub.OnMessagesWithoutAnswer(42, 2, Batch("b"));
+        await sub.OnMessages(42, 4, Batch("d"));
+        await sub.OnMessages(42, 5, Batch("e"));
+
+        await Eventually.WaitUntil(() => received.Bodies.Contains("e"), "e");
+        Assert.Equal(["a", "b", "c", "d", "e"], received.Bodies);
+    }
+
+    [Fact]
+    public async Task Client_GivesUpOnAGapAfterItsBound_AndCountsADeliveryThatArrivesAfterThatAsDropped()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("gap");
+        var received = new Collector();
+        var sub = (ClusterSubscription)await broker.SubscribeAsync(topic, received.Handler);
+        await using var _ = sub;
+
+        await sub.OnMessages(42, 1, Batch("a"));
+        await received.WaitForCount(1);
+        var gapOpened = DateTime.UtcNow;
+        await sub.OnMessages(42, 3, Batch("c")).WaitAsync(AnswerWithin);
+
+        // Number 2 never comes in time: c waits for it as long as the bound, then goes on without it.
+        await received.WaitForCount(2, GapBound + TimeSpan.FromSeconds(5));
+        Assert.True(DateTime.UtcNow - gapOpened >= GapBound - TimeSpan.FromMilliseconds(100), "c waited for the gap to fill");
+        Assert.Equal(["a", "c"], received.Bodies);
+
+        // Number 2 arrives after all: too late to keep the order, so it is not delivered but counted (and logged).
+        await sub.OnMessagesWithoutAnswer(42, 2, Batch("b1", "b2"));
+        await Eventually.WaitUntil(async () => (await broker.GetTopicAsync(topic))!.Dropped == 2, "the late delivery's 2 messages counted as dropped");
+        await sub.OnMessagesWithoutAnswer(42, 2, Batch("b1", "b2"));
+        await sub.OnMessages(42, 4, Batch("d"));
+        await received.WaitForCount(3);
+        Assert.Equal(["a", "c", "d"], received.Bodies);
+        Assert.Equal(2, (await broker.GetTopicAsync(topic))!.Dropped);
+    }
+
+    [Fact]
+    public async Task Client_HandsBackWhatItHeldForAGap_WhenUnsubscribed_SoTheQueueGroupTakesIt()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("heldback");
+        var left = new Collector();
+        var leaving = (ClusterSubscription)await broker.SubscribeAsync(topic, left.Handler, new SubscribeOptions { Queue = "workers" });
+        var staying = new Collector();
+        await using var _ = await broker.SubscribeAsync(topic, staying.Handler, new SubscribeOptions { Queue = "workers" });
+
+        await leaving.OnMessages(42, 1, Batch("a"));
+        await left.WaitForCount(1);
+        await leaving.OnMessages(42, 3, Batch("c")).WaitAsync(AnswerWithin);
+        await leaving.UnsubscribeAsync();
+
+        await staying.WaitForCount(1);
+        Assert.Equal(["c"], staying.Bodies);
+        Assert.Equal(0, (await broker.GetTopicAsync(topic))!.Dropped);
+    }
+
+    private static readonly TimeSpan AnswerWithin = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan GapBound = DeliveryWindow<Message[]>.GapTimeout;
+
+    private static Immutable<Message[]> Batch(params string[] bodies) => bodies.Select(b => Message.FromString(b)).ToArray().AsImmutable();
+
     /// <summary>An observer that records every call and answers the first one late.</summary>
     private sealed class RecordingObserver(TimeSpan firstAnswerAfter) : IMessageObserver
     {

@@ -15,6 +15,7 @@ public abstract class OwnClusterTest<TConfigurator> : IAsyncLifetime
     {
         var builder = new TestClusterBuilder(1);
         builder.AddSiloBuilderConfigurator<TConfigurator>();
+        Configure(builder);
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -27,6 +28,11 @@ public abstract class OwnClusterTest<TConfigurator> : IAsyncLifetime
     }
 
     protected virtual void BeforeDispose()
+    {
+    }
+
+    /// <summary>Anything else the test's cluster needs (its client's configuration).</summary>
+    protected virtual void Configure(TestClusterBuilder builder)
     {
     }
 }

@@ -2,40 +2,129 @@ using OrleansBroker.Subscriptions;
 
 namespace OrleansBroker.Tests.Unit;
 
-/// <summary>The client takes each numbered batch of a subscriber grain once, however often it is sent.</summary>
+/// <summary>
+/// The client takes each numbered delivery of a subscriber grain once and in its sender's order, however often
+/// it is sent and in whatever order it arrives; a gap that does not fill in time is given up on.
+/// </summary>
 public sealed class DeliveryWindowTests
 {
+    private static readonly DateTime Start = new(2026, 11, 28, 12, 0, 0, DateTimeKind.Utc);
+
+    private readonly DeliveryWindow<string> _window = new(maxHeldMessages: 100);
+    private readonly List<string> _ready = [];
+
     [Fact]
     public void Client_TakesEachNumberOfASenderOnce()
     {
-        var window = new DeliveryWindow();
-        Assert.True(window.TryTake(7, 1));
-        Assert.False(window.TryTake(7, 1));
-        Assert.True(window.TryTake(7, 2));
-        Assert.False(window.TryTake(7, 1));
-        Assert.True(window.TryTake(7, 5));
+        Assert.Equal(Arrival.Taken, Take(7, 1));
+        Assert.Equal(Arrival.Copy, Take(7, 1));
+        Assert.Equal(Arrival.Taken, Take(7, 2));
+        Assert.Equal(Arrival.Copy, Take(7, 1));
+        Assert.Equal(["7:1", "7:2"], _ready);
     }
 
     [Fact]
-    public void Client_ANewSender_StartsItsOwnNumbering()
+    public void Client_HoldsANumberThatArrivesEarly_UntilThoseBeforeItArrive_ThenTakesThemInOrder()
     {
-        var window = new DeliveryWindow();
-        Assert.True(window.TryTake(1, 10));
-        Assert.True(window.TryTake(2, 1));
-        Assert.False(window.TryTake(1, 10));
-        Assert.True(window.TryTake(1, 11));
+        Take(7, 1);
+
+        // A moved grain's next activation numbers on (4) and overtakes the old one's last one-way calls, which arrive reversed.
+        Assert.Equal(Arrival.Held, Take(7, 4));
+        Assert.Equal(Arrival.Held, Take(7, 3));
+        Assert.Equal(Arrival.Copy, Take(7, 4));
+        Assert.Equal(["7:1"], _ready);
+        Assert.True(_window.HasGap);
+
+        Assert.Equal(Arrival.Taken, Take(7, 2));
+        Assert.Equal(["7:1", "7:2", "7:3", "7:4"], _ready);
+        Assert.False(_window.HasGap);
+
+        // The one-way copy of the delivery that was in flight: the same number.
+        Assert.Equal(Arrival.Copy, Take(7, 2));
+        Assert.Equal(Arrival.Taken, Take(7, 5));
+        Assert.Equal(["7:1", "7:2", "7:3", "7:4", "7:5"], _ready);
     }
 
     [Fact]
-    public void Client_RemembersOnlyTheRecentSenders()
+    public void Client_StartsANewSenderAtOne()
     {
-        var window = new DeliveryWindow();
-        for (var sender = 1; sender <= DeliveryWindow.RememberedSenders + 1; sender++)
+        Assert.Equal(Arrival.Held, Take(9, 2));
+        Assert.Equal(Arrival.Taken, Take(9, 1));
+        Assert.Equal(["9:1", "9:2"], _ready);
+    }
+
+    [Fact]
+    public void Client_GivesUpOnAGapAfterItsTimeout_AndCallsWhatArrivesOfItLaterLateOnce()
+    {
+        Take(7, 1);
+        Assert.Equal(Arrival.Held, Take(7, 4, at: Start));
+        Assert.Equal(Start + DeliveryWindow<string>.GapTimeout, _window.GapDeadline);
+
+        _window.Flush(Start + DeliveryWindow<string>.GapTimeout - TimeSpan.FromMilliseconds(1), _ready);
+        Assert.Equal(["7:1"], _ready);
+
+        _window.Flush(Start + DeliveryWindow<string>.GapTimeout, _ready);
+        Assert.Equal(["7:1", "7:4"], _ready);
+        Assert.Equal([(7L, 2L, 3L)], _window.GivenUp);
+        Assert.False(_window.HasGap);
+        Assert.Null(_window.GapDeadline);
+
+        Assert.Equal(Arrival.Late, Take(7, 3));
+        Assert.Equal(Arrival.Copy, Take(7, 3));
+        Assert.Equal(Arrival.Late, Take(7, 2));
+        Assert.Equal(Arrival.Copy, Take(7, 4));
+        Assert.Equal(Arrival.Taken, Take(7, 5));
+        Assert.Equal(["7:1", "7:4", "7:5"], _ready);
+    }
+
+    [Fact]
+    public void Client_GivesUpOnAGapAtOnce_WhenMoreThanItsBoundIsHeldBehindIt()
+    {
+        var window = new DeliveryWindow<string>(maxHeldMessages: 10);
+        window.Take(7, 1, "7:1", 1, Start, _ready);
+        Assert.Equal(Arrival.Held, window.Take(7, 3, "7:3", 6, Start, _ready));
+        Assert.Equal(["7:1"], _ready);
+
+        Assert.Equal(Arrival.Held, window.Take(7, 4, "7:4", 6, Start, _ready));
+        Assert.Equal(["7:1", "7:3", "7:4"], _ready);
+        Assert.Equal([(7L, 2L, 2L)], window.GivenUp);
+        Assert.Equal(Arrival.Late, window.Take(7, 2, "7:2", 1, Start, _ready));
+    }
+
+    [Fact]
+    public void Client_HandsOverWhatItHeld_WhenTheSubscriptionEnds()
+    {
+        Take(7, 1);
+        Take(7, 3);
+        Take(7, 4);
+        Take(8, 2);
+
+        Assert.Equal(["7:3", "7:4", "8:2"], _window.TakeHeld());
+        Assert.False(_window.HasGap);
+        Assert.True(_window.IsCopy(7, 1));
+        Assert.False(_window.IsCopy(7, 2));
+    }
+
+    [Fact]
+    public void Client_RemembersOnlyTheRecentlyUsedSenders()
+    {
+        Take(1, 1);
+        Take(2, 1);
+        Take(2, 3);
+        for (var sender = 3; sender <= DeliveryWindow<string>.RememberedSenders; sender++)
         {
-            Assert.True(window.TryTake(sender, 1));
+            Take(sender, 1);
+            Take(1, sender - 1);
         }
 
-        Assert.False(window.TryTake(DeliveryWindow.RememberedSenders + 1, 1));
-        Assert.True(window.TryTake(1, 1));
+        // Sender 1 was used all along: sender 2, used least recently, is forgotten for the new one, and what it held goes on.
+        _ready.Clear();
+        Assert.Equal(Arrival.Taken, Take(DeliveryWindow<string>.RememberedSenders + 1, 1));
+        Assert.Equal(["9:1", "2:3"], _ready);
+        Assert.Equal(Arrival.Copy, Take(1, 1));
+        Assert.Equal(Arrival.Taken, Take(2, 1));
     }
+
+    private Arrival Take(long sender, long sequence, DateTime? at = null) =>
+        _window.Take(sender, sequence, $"{sender}:{sequence}", 1, at ?? Start, _ready);
 }

@@ -1,0 +1,8 @@
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>
+/// Where a subscriber grain's numbering of its deliveries to the client had got to: the sender it numbers as
+/// and the last number it used. Handed over with the stream position on a graceful deactivation.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansBroker.SenderPosition")]
+internal sealed record SenderPosition([property: Id(0)] long Sender, [property: Id(1)] long Sent);

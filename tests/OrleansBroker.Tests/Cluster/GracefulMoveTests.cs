@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+using OrleansBroker.Grains;
+using OrleansBroker.Subscriptions;
+using OrleansBroker.Tests.Infrastructure;
+
+namespace OrleansBroker.Tests.Cluster;
+
+/// <summary>
+/// A subscriber grain that moves gracefully while its client does not answer: its old activation sends what it
+/// has as one-way calls and hands over, and its next activation carries on. A silo call filter holds the old
+/// activation's calls back until the next activation's first delivery has been answered by the client, then
+/// sends them last first (calls on different routes can arrive so while a silo stops).
+/// </summary>
+public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloConfigurator>
+{
+    protected override void BeforeDispose() => ObserverCalls.ReleaseAll();
+
+    protected override void Configure(TestClusterBuilder builder) => builder.AddClientBuilderConfigurator<ClientConfigurator>();
+
+    [Fact]
+    public async Task AMovedSubscriber_DeliversEveryMessageOnceInOrder_WhenTheOldActivationsCallsArriveLastAndReversed()
+    {
+        await using var broker = new ClusterBroker(Cluster.Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("move");
+        var received = new Collector();
+        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
+        var id = ((ClusterSubscription)sub).Id;
+        await broker.PublishAsync(topic, Message.FromString("m0"));
+        await received.WaitForCount(1);
+
+        // The delivery of m1 gets no answer (its call is held), so m2-m5 wait in the grain's buffer behind it.
+        ObserverCalls.Hold(id);
+        await broker.PublishAsync(topic, Message.FromString("m1"));
+        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: false) > 0, "the delivery of m1 to be held");
+        for (var i = 2; i <= 5; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString($"m{i}"));
+        }
+
+        await Eventually.WaitUntil(() => ObserverCalls.Delivered(id) == 6, "m0-m5 to reach the subscriber grain");
+
+        // A graceful deactivation: after ResendAfter without an answer it sends m1 again and m2-m5, both one-way.
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: true) >= 2, "the old activation's one-way calls");
+
+        // The next activation's first delivery (m6) reaches the client before anything the old one sent.
+        var answered = ObserverCalls.PassFromNowOn(id);
+        await broker.PublishAsync(topic, Message.FromString("m6"));
+        await answered;
+        await ObserverCalls.ReleaseLastFirst(id);
+        await broker.PublishAsync(topic, Message.FromString("m7"));
+
+        await Eventually.WaitUntil(() => received.Bodies.Contains("m7"), $"m7 (have {string.Join(", ", received.Bodies)})");
+        Assert.Equal(string.Join(", ", Enumerable.Range(0, 8).Select(i => $"m{i}")), string.Join(", ", received.Bodies));
+    }
+
+    public sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) => siloBuilder
+            .AddBroker()
+            .AddOutgoingGrainCallFilter<ObserverCalls>()
+            .AddIncomingGrainCallFilter<ObserverCalls>();
+    }
+
+    public sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder) =>
+            clientBuilder.AddIncomingGrainCallFilter<ObserverCalls>();
+    }
+
+    /// <summary>
+    /// Counts the messages a subscriber grain takes from its topic, and holds its calls to its client's
+    /// observer while told to, sending them when released.
+    /// </summary>
+    private sealed class ObserverCalls : IOutgoingGrainCallFilter, IIncomingGrainCallFilter
+    {
+        private static readonly ConcurrentDictionary<string, Subscription> Subscriptions = new();
+
+        // The one-way deliveries the client has taken, by number (one subscription per cluster).
+        private static readonly ConcurrentDictionary<long, int> OneWayTaken = new();
+
+        public static void Hold(string id) => Of(id).Holding = true;
+
+        public static int Held(string id, bool oneWay) => Of(id).HeldCalls.Count(c => c.OneWay == oneWay);
+
+        public static int Delivered(string id) => Of(id).Delivered;
+
+        /// <summary>Lets the calls made from now on through; completes when the first of them has been answered.</summary>
+        public static Task PassFromNowOn(string id)
+        {
+            var subscription = Of(id);
+            var passing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            subscription.Passing = passing;
+            subscription.Holding = false;
+            return passing.Task;
+        }
+
+        /// <summary>Sends the held one-way calls last first, each once the client has taken the one before, then the others.</summary>
+        public static async Task ReleaseLastFirst(string id)
+        {
+            var held = Of(id).HeldCalls.ToArray();
+            foreach (var call in held.Where(c => c.OneWay).Reverse())
+            {
+                var before = TakenByClient(call.Sequence);
+                call.Release.TrySetResult();
+                await Eventually.WaitUntil(() => TakenByClient(call.Sequence) > before, $"one-way delivery {call.Sequence} to reach the client");
+            }
+
+            foreach (var call in held.Where(c => !c.OneWay))
+            {
+                call.Release.TrySetResult();
+            }
+        }
+
+        public static void ReleaseAll()
+        {
+            foreach (var subscription in Subscriptions.Values)
+            {
+                subscription.Holding = false;
+                foreach (var call in subscription.HeldCalls)
+                {
+                    call.Release.TrySetResult();
+                }
+            }
+        }
+
+        public async Task Invoke(IOutgoingGrainCallContext context)
+        {
+            if (context.InterfaceMethod?.DeclaringType != typeof(IMessageObserver)
+                || context.SourceId?.Key.ToString() is not { } id || !Subscriptions.TryGetValue(id, out var subscription))
+            {
+                await context.Invoke();
+                return;
+            }
+
+            if (subscription.Holding)
+            {
+                var call = new HeldCall(IsOneWay(context), (long)context.Request.GetArgument(1)!);
+                subscription.HeldCalls.Enqueue(call);
+
+                // Sent from outside the grain: by then its activation is gone, as it would be in a real move.
+                await call.Release.Task.ConfigureAwait(false);
+                await context.Invoke();
+                return;
+            }
+
+            await context.Invoke();
+            subscription.Passing?.TrySetResult();
+        }
+
+        public async Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.InterfaceMethod?.DeclaringType == typeof(IMessageObserver))
+            {
+                // On the client: Orleans runs its observer calls one at a time, in the order they arrived.
+                await context.Invoke();
+                if (IsOneWay(context))
+                {
+                    OneWayTaken.AddOrUpdate((long)context.Request.GetArgument(1)!, 1, (_, n) => n + 1);
+                }
+
+                return;
+            }
+
+            if (context.Request.GetArgumentCount() == 1 && context.Request.GetArgument(0) is DeliveryBatch batch)
+            {
+                Interlocked.Add(ref Of(context.TargetId.Key.ToString()!).DeliveredMessages, batch.Messages.Length);
+            }
+
+            await context.Invoke();
+        }
+
+        private static bool IsOneWay(IGrainCallContext context) => context.MethodName.EndsWith("WithoutAnswer", StringComparison.Ordinal);
+
+        private static int TakenByClient(long sequence) => OneWayTaken.GetValueOrDefault(sequence);
+
+        private static Subscription Of(string id) => Subscriptions.GetOrAdd(id, _ => new Subscription());
+
+        private sealed class Subscription
+        {
+            public int DeliveredMessages;
+
+            public volatile bool Holding;
+
+            public int Delivered => Volatile.Read(ref DeliveredMessages);
+
+            public ConcurrentQueue<HeldCall> HeldCalls { get; } = new();
+
+            public volatile TaskCompletionSource? Passing;
+        }
+
+        private sealed record HeldCall(bool OneWay, long Sequence)
+        {
+            public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+}
