@@ -78,6 +78,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     public bool TryEnqueue(Message message, long size, out Task accepted)
     {
         var startSending = false;
+        TaskCompletionSource? wake;
         lock (_gate)
         {
             if (_retired)
@@ -100,12 +101,21 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             {
                 _sending = startSending = true;
             }
+
+            // A new batch and a sending loop waiting with room for it: it sends from here (below, outside the gate).
+            wake = _waiting.Count == 1 && _open!.Messages.Count == 1 ? _wake : null;
+            if (wake is not null)
+            {
+                _wake = null;
+            }
         }
 
         if (startSending)
         {
             _ = SendAllAsync();
         }
+
+        wake?.TrySetResult();
 
         return true;
     }
@@ -137,7 +147,6 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         {
             _open = new PendingBatch(Deadline.After(options.PublishTimeout));
             _waiting.Enqueue(_open);
-            _wake?.TrySetResult();
             if (_turns.Count == 0)
             {
                 // Else the last publish waiting its turn is the last thing to flush.
@@ -215,7 +224,8 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
                 if (calls.Count < MaxCallsInFlight)
                 {
                     // Room for another call: a batch made meanwhile goes at once, not after the oldest answer.
-                    _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    // Its continuation runs on the publisher's thread that sets it: the batch goes without a thread hop.
+                    _wake = new TaskCompletionSource();
                     wake = _wake.Task;
                 }
             }
@@ -224,9 +234,12 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             if (wake is not null)
             {
                 await Task.WhenAny(oldest.Answered, wake).ConfigureAwait(false);
-                lock (_gate)
+                if (!wake.IsCompleted)
                 {
-                    _wake = null;
+                    lock (_gate)
+                    {
+                        _wake = null;
+                    }
                 }
 
                 if (!oldest.Answered.IsCompleted)
