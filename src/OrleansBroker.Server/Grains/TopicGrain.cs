@@ -46,6 +46,14 @@ internal sealed partial class TopicGrain(
     // The durable subscriptions (queue to record) and the log's last sequence number; empty on most topics.
     private readonly Dictionary<string, DurableRecord> _durables = new(StringComparer.Ordinal);
     private long _lastSequence;
+    private long _appending;
+
+    // Publishes in order that are being stored, and calls that came ahead of the batch they follow (few: a publisher
+    // keeps a handful of calls in flight).
+    private const int MaxWaitingCalls = 4096;
+    private static readonly TimeSpan OutOfOrderWait = TimeSpan.FromSeconds(1);
+    private readonly Dictionary<(string Publisher, long Sequence), Task<PublishOutcome>> _storing = [];
+    private readonly Dictionary<(string Publisher, long Previous), TaskCompletionSource> _waitingFor = [];
 
     private string Topic => this.GetPrimaryKeyString();
 
@@ -156,7 +164,7 @@ internal sealed partial class TopicGrain(
         try
         {
             var published = Publish(messages);
-            _publishers.Took(publisher, sequence, ++_publishes);
+            Took(publisher, sequence);
             return published;
         }
         finally
@@ -165,18 +173,86 @@ internal sealed partial class TopicGrain(
         }
     }
 
+    /// <remarks>
+    /// Interleaved (see the interface): a call that arrives ahead of the one it names as previous waits for it here, briefly,
+    /// rather than sending the publisher round again; a copy of a batch still being stored waits for that batch's outcome.
+    /// </remarks>
     public Task<PublishOutcome> Publish(string publisher, long sequence, long previous, Immutable<Message[]> messages)
     {
         PublisherWindow.Validate(publisher, sequence);
         ArgumentOutOfRangeException.ThrowIfNegative(previous);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(previous, sequence);
-        if (_publishers.Refusal(publisher, sequence, previous) is { } refusal)
+        if (_storing.TryGetValue((publisher, sequence), out var storing))
         {
-            return refusal == PublishOutcome.Taken ? TakenTask : Task.FromResult(refusal);
+            return storing;
+        }
+
+        switch (_publishers.Refusal(publisher, sequence, previous))
+        {
+            case PublishOutcome.Taken:
+                return TakenTask;
+            case PublishOutcome.OutOfOrder:
+                return PublishAfterAsync(publisher, sequence, previous, messages);
+            case { } refusal:
+                return Task.FromResult(refusal);
         }
 
         var published = Publish(publisher, sequence, messages);
-        return published.IsCompletedSuccessfully ? TakenTask : TakenAfter(published);
+        if (published.IsCompletedSuccessfully)
+        {
+            return TakenTask;
+        }
+
+        // Stored before taken: until then a copy of it waits for this outcome instead of being stored twice.
+        var outcome = TakenAfter(published);
+        _storing[(publisher, sequence)] = outcome;
+        _ = outcome.ContinueWith(_ => _storing.Remove((publisher, sequence)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Current);
+        return outcome;
+    }
+
+    /// <summary>
+    /// A batch that came ahead of the one before it: Orleans hands each message it receives to the thread pool on its
+    /// own, so a publisher's pipelined calls often arrive a little out of order. It waits for that one, at most
+    /// <see cref="OutOfOrderWait"/> (then the publisher sends both again in order), and is taken after it.
+    /// </summary>
+    private async Task<PublishOutcome> PublishAfterAsync(string publisher, long sequence, long previous, Immutable<Message[]> messages)
+    {
+        if (_waitingFor.Count >= MaxWaitingCalls)
+        {
+            return PublishOutcome.OutOfOrder;
+        }
+
+        var key = (publisher, previous);
+        if (!_waitingFor.TryGetValue(key, out var taken))
+        {
+            _waitingFor[key] = taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        try
+        {
+            await taken.Task.WaitAsync(OutOfOrderWait);
+        }
+        catch (TimeoutException)
+        {
+            if (_waitingFor.TryGetValue(key, out var still) && still == taken)
+            {
+                _waitingFor.Remove(key);
+            }
+
+            return PublishOutcome.OutOfOrder;
+        }
+
+        return await Publish(publisher, sequence, previous, messages);
+    }
+
+    /// <summary>Records that the topic took the publisher's batch, and lets a call that waited for it go on.</summary>
+    private void Took(string publisher, long sequence)
+    {
+        _publishers.Took(publisher, sequence, ++_publishes);
+        if (_waitingFor.Remove((publisher, sequence), out var waiting))
+        {
+            waiting.TrySetResult();
+        }
     }
 
     private static readonly Task<PublishOutcome> TakenTask = Task.FromResult(PublishOutcome.Taken);
@@ -422,7 +498,7 @@ internal sealed partial class TopicGrain(
         ValidateBatch(batch, deadLetters);
         foreach (var (queue, record) in _durables)
         {
-            if (record.Backlog(_lastSequence) + batch.Length > record.MaxBacklog)
+            if (record.Backlog(_lastSequence) + _appending + batch.Length > record.MaxBacklog)
             {
                 SiloTelemetry.BacklogRefused.Add(batch.Length);
                 throw new BrokerException(BrokerErrorCode.BacklogFull,
@@ -430,8 +506,19 @@ internal sealed partial class TopicGrain(
             }
         }
 
-        var first = await log.AppendAsync(Topic, batch);
-        _lastSequence = first + batch.Length - 1;
+        // Publishes in order interleave (ITopicGrain), so other batches may be appended meanwhile: they count against the backlog too.
+        _appending += batch.Length;
+        long first;
+        try
+        {
+            first = await log.AppendAsync(Topic, batch);
+        }
+        finally
+        {
+            _appending -= batch.Length;
+        }
+
+        _lastSequence = Math.Max(_lastSequence, first + batch.Length - 1);
         _from = (publisher, sequence);
         try
         {
@@ -444,7 +531,7 @@ internal sealed partial class TopicGrain(
 
         if (publisher is not null)
         {
-            _publishers.Took(publisher, sequence, ++_publishes);
+            Took(publisher, sequence);
         }
 
         var appended = batch.AsImmutable();

@@ -32,7 +32,12 @@ public interface ITopicGrain : IGrainWithStringKey
     /// only after that one (<see cref="PublishOutcome.Taken"/>); otherwise it changes nothing and says why, and the
     /// publisher sends it again in order. A copy of a batch taken already is answered <see cref="PublishOutcome.Taken"/>.
     /// </summary>
+    /// <remarks>
+    /// Interleaved with the topic's other calls: a call that arrives ahead of its previous batch waits at the topic for
+    /// it (Orleans may reorder calls on the way), and a durable topic stores other batches while one is being stored.
+    /// </remarks>
     [Alias("PublishInOrder")]
+    [AlwaysInterleave]
     [ResponseTimeout("00:00:05")]
     Task<PublishOutcome> Publish(string publisher, long sequence, long previous, Immutable<Message[]> messages);
 

@@ -64,6 +64,30 @@ public sealed class NumberedPublishTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Topic_HoldsABatchThatOvertookTheOneBeforeIt_UntilThatOneComes()
+    {
+        await using var broker = new ClusterBroker(Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("overtaken");
+        var received = new Collector();
+        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
+        var grain = Client.GetGrain<ITopicGrain>(topic);
+        static Immutable<Message[]> Batch(string body) => new[] { Message.FromString(body) }.AsImmutable();
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 1, 0, Batch("1")));
+
+        // 3 comes before 2, as Orleans may hand a publisher's pipelined calls to the topic: it waits for 2.
+        var third = grain.Publish("p", 3, 2, Batch("3"));
+        var copyOfThird = grain.Publish("p", 3, 2, Batch("3"));
+        Assert.Equal(PublishOutcome.Taken, await grain.Publish("p", 2, 1, Batch("2")));
+        Assert.Equal(PublishOutcome.Taken, await third);
+        Assert.Equal(PublishOutcome.Taken, await copyOfThird);
+
+        await received.WaitForCount(3);
+        Assert.Equal(["1", "2", "3"], received.Bodies);
+        Assert.Equal(3, (await broker.GetTopicAsync(topic))!.Published);
+    }
+
+    [Fact]
     public async Task Topic_RefusesABadPublisherNumber() =>
         await Assert.ThrowsAnyAsync<ArgumentException>(() =>
             Client.GetGrain<ITopicGrain>(Topics.Unique("bad")).Publish("p", 0, new[] { Message.FromString("x") }.AsImmutable()));
