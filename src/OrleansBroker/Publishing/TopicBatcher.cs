@@ -5,12 +5,13 @@ using OrleansBroker.Grains;
 namespace OrleansBroker.Publishing;
 
 /// <summary>
-/// Coalesces one client's concurrent publishes to one topic into batches, with one grain call in
-/// flight at a time (as NATS clients coalesce writes): the first message goes out at once, and
-/// whatever arrives meanwhile rides in the next call. One call at a time keeps the publisher's order.
-/// A batch the cluster could not take (its topic's silo died or is shutting down, a gateway was
-/// lost) is sent again, ahead of later batches, until its <see cref="BrokerOptions.PublishTimeout"/>
-/// passes. Batches are numbered per publisher, so the topic takes each once however often it is sent.
+/// Coalesces one client's concurrent publishes to one topic into batches, with up to
+/// <see cref="MaxCallsInFlight"/> grain calls in flight (as NATS clients coalesce writes): a new batch goes out at
+/// once while there is room, and whatever arrives meanwhile rides in the next call. Each call names the batch sent
+/// before it, and the topic takes a batch only after that one, so the publisher's order holds however the calls travel.
+/// A batch the cluster could not take (its topic's silo died or is shutting down, a gateway was lost) is sent again,
+/// ahead of later batches, until its <see cref="BrokerOptions.PublishTimeout"/> passes. Batches are numbered per
+/// publisher, so the topic takes each once however often it is sent.
 /// At most <see cref="MaxQueuedMessages"/> messages and <see cref="MaxQueuedBytes"/> wait to be sent:
 /// past that a publish waits its turn, in order, before it is batched (a publisher that awaits its
 /// publishes is slowed down to what the cluster takes). An idle batcher can be retired, so topics
@@ -22,7 +23,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     internal const int MaxBatchMessages = 4096;
     internal const long MaxBatchBytes = 4 * 1024 * 1024;
 
-    // Sixteen full batches: enough to keep one call in flight and the next ones filling.
+    // Sixteen full batches: enough to keep the calls in flight busy and the next ones filling.
     internal const int MaxQueuedMessages = 16 * MaxBatchMessages;
     internal const long MaxQueuedBytes = 16 * MaxBatchBytes;
 
