@@ -362,7 +362,10 @@ internal sealed partial class SubscriberGrain(
             // The silo that held this grain's directory registration is leaving, and the grain's next
             // activation may be running already. The client's answers are routed through the directory,
             // so they would go there: deliver what is buffered without waiting for answers.
-            SendBufferedWithoutAnswers();
+            if (SendBufferedWithoutAnswers() is > 0 and var sent)
+            {
+                LogInformationSentWithoutAnswersDirectoryLost(logger, Id, sent);
+            }
         }
         else
         {
@@ -378,9 +381,9 @@ internal sealed partial class SubscriberGrain(
             if (_pump is { } pump)
             {
                 await pump.WaitAsync(ResendAfter, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
-                if (!pump.IsCompleted)
+                if (!pump.IsCompleted && SendBufferedWithoutAnswers() is > 0 and var sent)
                 {
-                    SendBufferedWithoutAnswers();
+                    LogInformationSentWithoutAnswersUnanswered(logger, Id, reason.ReasonCode, ResendAfter, sent);
                 }
 
                 _stopPump = true;
@@ -512,14 +515,14 @@ internal sealed partial class SubscriberGrain(
 
     /// <summary>
     /// Stops the pump and sends the delivery still waiting for its answer (under its number: the client
-    /// takes it once) and everything buffered, in order, as one-way calls.
+    /// takes it once) and everything buffered, in order, as one-way calls. Returns how many messages it sent.
     /// </summary>
-    private void SendBufferedWithoutAnswers()
+    private int SendBufferedWithoutAnswers()
     {
         _stopPump = true;
         if (state.State.Observer is not { } observer || _ending is not null)
         {
-            return;
+            return 0;
         }
 
         var sent = 0;
@@ -546,10 +549,7 @@ internal sealed partial class SubscriberGrain(
             sent += batch.Length;
         }
 
-        if (sent > 0)
-        {
-            LogInformationSentWithoutAnswers(logger, Id, sent);
-        }
+        return sent;
     }
 
     /// <summary>
@@ -792,8 +792,11 @@ internal sealed partial class SubscriberGrain(
     [LoggerMessage(40, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client failed on the way ({Reason}); sending it again")]
     private static partial void LogDebugResendingAfterFailure(ILogger logger, string id, long number, string reason);
 
-    [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: its directory registration was lost; {Count} buffered message(s) sent to the client without waiting for answers")]
-    private static partial void LogInformationSentWithoutAnswers(ILogger logger, string id, int count);
+    [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: deactivating because its directory registration was lost (the client's answers would go to its next activation); {Count} message(s), in flight or buffered, sent to the client as one-way calls")]
+    private static partial void LogInformationSentWithoutAnswersDirectoryLost(ILogger logger, string id, int count);
+
+    [LoggerMessage(46, LogLevel.Information, "Subscription {Id}: deactivating ({Reason}) and the client did not answer within {Wait} (while a silo stops, the directory may route its answers to another activation); {Count} message(s), in flight or buffered, sent to the client as one-way calls")]
+    private static partial void LogInformationSentWithoutAnswersUnanswered(ILogger logger, string id, DeactivationReasonCode reason, TimeSpan wait, int count);
 
     [LoggerMessage(42, LogLevel.Debug, "Subscription {Id}: activated as sender {Sender}, numbering after {Sent}; handed over: stream {Stream}, next batch {Next} (none: it asks its topic for a new stream)")]
     private static partial void LogDebugActivated(ILogger logger, string id, long sender, long sent, long? stream, long? next);
