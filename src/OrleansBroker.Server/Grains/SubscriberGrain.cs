@@ -59,8 +59,13 @@ internal sealed partial class SubscriberGrain(
     // unless the previous activation handed over its own (the client then orders the two activations' deliveries).
     private long _sender = Random.Shared.NextInt64(1, long.MaxValue);
     private long _sent;
+
+    // The messages in the plain deliveries numbered so far (each carries the count before it), less those this
+    // grain counted as dropped itself: the client counts a lost delivery's messages from the next one's count,
+    // so a delivery the grain counted must not be in it too. Carried on with the numbering.
+    private long _sentMessages;
     private bool _stopPump;
-    private (long Number, Message[] Batch)? _inFlight;
+    private (long Number, long SentBefore, Message[] Batch)? _inFlight;
 
     // The newest publish taken from each recent publisher: a topic that came back after a crash forgets what it
     // took, so a publish sent again to it can arrive here twice (once from each activation).
@@ -86,11 +91,11 @@ internal sealed partial class SubscriberGrain(
         if (state.State.HandoverSender is { } numbering && state.State.Handover is not null)
         {
             // The old activation's last deliveries may still be on their way to the client: numbered after
-            // them, these wait there for them.
-            (_sender, _sent) = (numbering.Sender, numbering.Sent);
+            // them, these wait there for them; a lost one is counted from the running count carried on here.
+            (_sender, _sent, _sentMessages) = (numbering.Sender, numbering.Sent, numbering.SentMessages);
         }
 
-        LogDebugActivated(logger, Id, _sender, _sent, state.State.Handover?.Stream, state.State.Handover?.Next);
+        LogDebugActivated(logger, Id, _sender, _sent, _sentMessages, state.State.Handover?.Stream, state.State.Handover?.Next);
         if (state.State.Handover is { } position)
         {
             // A graceful handover: carry on the same stream (batches in flight belong to it).
@@ -339,7 +344,7 @@ internal sealed partial class SubscriberGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        LogDebugDeactivating(logger, Id, _sender, reason.ReasonCode, _sent, _inFlight?.Number, _pendingCount, _gate.Stream, _gate.Position.Next);
+        LogDebugDeactivating(logger, Id, _sender, reason.ReasonCode, _sent, _sentMessages, _inFlight?.Number, _pendingCount, _gate.Stream, _gate.Position.Next);
         // Batches held back for a gap would not survive the activation: they go out now, in order.
         if (_gate.HasGap && Spec is not null)
         {
@@ -362,7 +367,10 @@ internal sealed partial class SubscriberGrain(
             // The silo that held this grain's directory registration is leaving, and the grain's next
             // activation may be running already. The client's answers are routed through the directory,
             // so they would go there: deliver what is buffered without waiting for answers.
-            SendBufferedWithoutAnswers();
+            if (SendBufferedWithoutAnswers() is > 0 and var sent)
+            {
+                LogInformationSentWithoutAnswersDirectoryLost(logger, Id, sent);
+            }
         }
         else
         {
@@ -378,9 +386,9 @@ internal sealed partial class SubscriberGrain(
             if (_pump is { } pump)
             {
                 await pump.WaitAsync(ResendAfter, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
-                if (!pump.IsCompleted)
+                if (!pump.IsCompleted && SendBufferedWithoutAnswers() is > 0 and var sent)
                 {
-                    SendBufferedWithoutAnswers();
+                    LogInformationSentWithoutAnswersUnanswered(logger, Id, reason.ReasonCode, ResendAfter, sent);
                 }
 
                 _stopPump = true;
@@ -400,7 +408,7 @@ internal sealed partial class SubscriberGrain(
         {
             // Nothing more is sent from here (the pump has stopped): the next activation numbers after _sent.
             state.State.Handover = _gate.Position;
-            state.State.HandoverSender = new SenderPosition(_sender, _sent);
+            state.State.HandoverSender = new SenderPosition(_sender, _sent, _sentMessages);
             await state.WriteStateAsync();
         }
     }
@@ -413,7 +421,8 @@ internal sealed partial class SubscriberGrain(
             while ((_pending.Count > 0 || _durableQueue.Count > 0) && _ending is null && !_clientClosed && !_stopPump && state.State.Observer is { } observer)
             {
                 var (batch, tags) = _durableQueue.Count > 0 ? TakeDurableBatch() : (TakeBatch(), null);
-                if (!await DeliverToClientAsync(observer, ++_sent, batch, tags))
+                var (number, sentBefore) = Number(batch, tags);
+                if (!await DeliverToClientAsync(observer, number, sentBefore, batch, tags))
                 {
                     return;
                 }
@@ -430,15 +439,15 @@ internal sealed partial class SubscriberGrain(
     /// was rejected on the way (a gateway died), until it is taken, the subscription ends or the grain
     /// deactivates. False: stop pumping.
     /// </summary>
-    private async Task<bool> DeliverToClientAsync(IMessageObserver observer, long number, Message[] batch, DeliveryTag[]? tags)
+    private async Task<bool> DeliverToClientAsync(IMessageObserver observer, long number, long sentBefore, Message[] batch, DeliveryTag[]? tags)
     {
         var wait = ResendAfter;
         while (true)
         {
-            _inFlight = (number, batch);
+            _inFlight = (number, sentBefore, batch);
             _inFlightTags = tags;
             var call = tags is null
-                ? observer.OnMessages(_sender, number, batch.AsImmutable())
+                ? observer.OnMessages(_sender, number, sentBefore, batch.AsImmutable())
                 : observer.OnDurableMessages(_sender, number, batch.AsImmutable(), tags);
             try
             {
@@ -495,6 +504,10 @@ internal sealed partial class SubscriberGrain(
                 }
 
                 LogWarningDeliveryFailed(logger, ex, Id, batch.Length);
+
+                // Counted here, so out of the running count: the client, which most likely never got this number,
+                // counts only what later deliveries' counts say is missing (a delivery it takes resets its count).
+                _sentMessages -= batch.Length;
                 if (Spec is { } spec)
                 {
                     _ = Topic(spec).AddDropped(batch.Length);
@@ -511,15 +524,15 @@ internal sealed partial class SubscriberGrain(
     }
 
     /// <summary>
-    /// Stops the pump and sends the delivery still waiting for its answer (under its number: the client
-    /// takes it once) and everything buffered, in order, as one-way calls.
+    /// Stops the pump and sends the delivery still waiting for its answer (under its number and count: the client
+    /// takes it once) and everything buffered, in order, as one-way calls. Returns how many messages it sent.
     /// </summary>
-    private void SendBufferedWithoutAnswers()
+    private int SendBufferedWithoutAnswers()
     {
         _stopPump = true;
         if (state.State.Observer is not { } observer || _ending is not null)
         {
-            return;
+            return 0;
         }
 
         var sent = 0;
@@ -527,7 +540,7 @@ internal sealed partial class SubscriberGrain(
         {
             _ = _inFlightTags is { } tags
                 ? observer.OnDurableMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable(), tags)
-                : observer.OnMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.Batch.AsImmutable());
+                : observer.OnMessagesWithoutAnswer(_sender, inFlight.Number, inFlight.SentBefore, inFlight.Batch.AsImmutable());
             sent += inFlight.Batch.Length;
             _inFlight = null;
         }
@@ -535,21 +548,34 @@ internal sealed partial class SubscriberGrain(
         while (_durableQueue.Count > 0)
         {
             var (batch, tags) = TakeDurableBatch();
-            _ = observer.OnDurableMessagesWithoutAnswer(_sender, ++_sent, batch.AsImmutable(), tags);
+            _ = observer.OnDurableMessagesWithoutAnswer(_sender, Number(batch, tags).Number, batch.AsImmutable(), tags);
             sent += batch.Length;
         }
 
         while (_pending.Count > 0)
         {
             var batch = TakeBatch();
-            _ = observer.OnMessagesWithoutAnswer(_sender, ++_sent, batch.AsImmutable());
+            var (number, sentBefore) = Number(batch, tags: null);
+            _ = observer.OnMessagesWithoutAnswer(_sender, number, sentBefore, batch.AsImmutable());
             sent += batch.Length;
         }
 
-        if (sent > 0)
+        return sent;
+    }
+
+    /// <summary>
+    /// The next delivery's number, and the running count it carries: the messages of the plain deliveries numbered
+    /// before it. A durable delivery adds nothing to the count (a durable message that never arrives comes back after AckWait).
+    /// </summary>
+    private (long Number, long SentBefore) Number(Message[] batch, DeliveryTag[]? tags)
+    {
+        var sentBefore = _sentMessages;
+        if (tags is null)
         {
-            LogInformationSentWithoutAnswers(logger, Id, sent);
+            _sentMessages += batch.Length;
         }
+
+        return (++_sent, sentBefore);
     }
 
     /// <summary>
@@ -792,14 +818,17 @@ internal sealed partial class SubscriberGrain(
     [LoggerMessage(40, LogLevel.Debug, "Subscription {Id}: delivery {Number} to the client failed on the way ({Reason}); sending it again")]
     private static partial void LogDebugResendingAfterFailure(ILogger logger, string id, long number, string reason);
 
-    [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: its directory registration was lost; {Count} buffered message(s) sent to the client without waiting for answers")]
-    private static partial void LogInformationSentWithoutAnswers(ILogger logger, string id, int count);
+    [LoggerMessage(41, LogLevel.Information, "Subscription {Id}: deactivating because its directory registration was lost (the client's answers would go to its next activation); {Count} message(s), in flight or buffered, sent to the client as one-way calls")]
+    private static partial void LogInformationSentWithoutAnswersDirectoryLost(ILogger logger, string id, int count);
 
-    [LoggerMessage(42, LogLevel.Debug, "Subscription {Id}: activated as sender {Sender}, numbering after {Sent}; handed over: stream {Stream}, next batch {Next} (none: it asks its topic for a new stream)")]
-    private static partial void LogDebugActivated(ILogger logger, string id, long sender, long sent, long? stream, long? next);
+    [LoggerMessage(46, LogLevel.Information, "Subscription {Id}: deactivating ({Reason}) and the client did not answer within {Wait} (while a silo stops, the directory may route its answers to another activation); {Count} message(s), in flight or buffered, sent to the client as one-way calls")]
+    private static partial void LogInformationSentWithoutAnswersUnanswered(ILogger logger, string id, DeactivationReasonCode reason, TimeSpan wait, int count);
 
-    [LoggerMessage(43, LogLevel.Debug, "Subscription {Id}: sender {Sender} deactivating ({Reason}); delivery {Sent} numbered last, {InFlight} waiting for its answer, {Pending} message(s) buffered; stream {Stream} at batch {Next}")]
-    private static partial void LogDebugDeactivating(ILogger logger, string id, long sender, DeactivationReasonCode reason, long sent, long? inFlight, int pending, long stream, long next);
+    [LoggerMessage(42, LogLevel.Debug, "Subscription {Id}: activated as sender {Sender}, numbering after {Sent} with {SentMessages} message(s) counted; handed over: stream {Stream}, next batch {Next} (none: it asks its topic for a new stream)")]
+    private static partial void LogDebugActivated(ILogger logger, string id, long sender, long sent, long sentMessages, long? stream, long? next);
+
+    [LoggerMessage(43, LogLevel.Debug, "Subscription {Id}: sender {Sender} deactivating ({Reason}); delivery {Sent} numbered last, {SentMessages} message(s) counted, {InFlight} waiting for its answer, {Pending} message(s) buffered; stream {Stream} at batch {Next}")]
+    private static partial void LogDebugDeactivating(ILogger logger, string id, long sender, DeactivationReasonCode reason, long sent, long sentMessages, long? inFlight, int pending, long stream, long next);
 
     [LoggerMessage(32, LogLevel.Warning, "Subscription {Id}: delivering {Count} message(s) to the client failed; they are lost")]
     private static partial void LogWarningDeliveryFailed(ILogger logger, Exception exception, string id, int count);

@@ -13,9 +13,10 @@ internal sealed class SubscriberState
     [Id(2)] public StreamPosition? Handover { get; set; }
 
     /// <summary>
-    /// Written with <see cref="Handover"/>: the handing-over activation's sender and the last delivery number it
-    /// used, so that its next activation carries on the numbering and the client puts the two activations'
-    /// deliveries in one order.
+    /// Written with <see cref="Handover"/>: the handing-over activation's sender, the last delivery number it
+    /// used and its running count of messages sent, so that its next activation carries on the numbering (the
+    /// client puts the two activations' deliveries in one order) and the count (the client counts the messages of
+    /// a delivery lost on the way from the next one's).
     /// </summary>
     [Id(3)] public SenderPosition? HandoverSender { get; set; }
 }

@@ -129,18 +129,19 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
     /// <summary>
     /// A batch from the SubscriberGrain, taken in its sender's order. Orleans runs one observer call at a time, so
     /// a copy sent again (its answer was late) is seen only after the original was taken or held, and is skipped.
+    /// <paramref name="sentBefore"/> counts what its sender sent before it, for counting a gap given up on.
     /// </summary>
-    public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) =>
-        Take(sender, sequence, messages.Value, tags: null);
+    public Task<bool> OnMessages(long sender, long sequence, long sentBefore, Immutable<Message[]> messages) =>
+        Take(sender, sequence, sentBefore, messages.Value, tags: null);
 
-    public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) =>
-        OnMessages(sender, sequence, messages);
+    public Task OnMessagesWithoutAnswer(long sender, long sequence, long sentBefore, Immutable<Message[]> messages) =>
+        OnMessages(sender, sequence, sentBefore, messages);
 
     /// <summary>A durable member's batch: as <see cref="OnMessages"/>, each message with its delivery tag.</summary>
     public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, DeliveryTag[] tags) =>
         tags is null || messages.Value is null || tags.Length != messages.Value.Length
             ? Task.FromResult(true)
-            : Take(sender, sequence, messages.Value, tags);
+            : Take(sender, sequence, sentBefore: null, messages.Value, tags);
 
     public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, DeliveryTag[] tags) =>
         OnDurableMessages(sender, sequence, messages, tags);
@@ -169,7 +170,7 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
     /// Orleans runs the observer's calls one at a time, each after the one before has returned, so the call that
     /// fills the gap runs only after this one has answered.
     /// </summary>
-    private Task<bool> Take(long sender, long sequence, Message[] messages, DeliveryTag[]? tags)
+    private Task<bool> Take(long sender, long sequence, long? sentBefore, Message[] messages, DeliveryTag[]? tags)
     {
         lock (_deliveries)
         {
@@ -180,7 +181,7 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
             }
 
             _ready.Clear();
-            var arrival = _deliveries.Take(sender, sequence, new Delivery(messages, tags), messages.Length, DateTime.UtcNow, _ready);
+            var arrival = _deliveries.Take(sender, sequence, sentBefore, new Delivery(messages, tags), messages.Length, DateTime.UtcNow, _ready);
             ReportGivenUp();
             var answer = arrival switch
             {
@@ -201,7 +202,7 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
 
             if (arrival == Arrival.Late)
             {
-                CountLate(sender, sequence, messages, tags);
+                LogLate(sender, sequence, messages, tags);
             }
 
             CloseGapsLater();
@@ -309,22 +310,49 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
         }
     }
 
+    /// <summary>
+    /// Logs each gap given up on. A plain subscription's gap is counted with the topic's drops here, once: its
+    /// deliveries carry their sender's running count, so the messages it held are known even when the deliveries
+    /// never come (a one-way call lost on the way). A durable member's stay unacked, and come back after AckWait.
+    /// </summary>
     private void ReportGivenUp()
     {
-        foreach (var (sender, from, to) in _deliveries.GivenUp)
+        foreach (var (sender, from, to, messages) in _deliveries.GivenUp)
         {
-            LogWarningGapGivenUp(_logger, Topic, Id, from, to, sender);
+            if (messages is not { } count)
+            {
+                LogWarningDurableGapGivenUp(_logger, Topic, Id, from, to, sender);
+                continue;
+            }
+
+            LogWarningGapGivenUp(_logger, Topic, Id, from, to, sender, count);
+            if (count > 0)
+            {
+                _ = CountDroppedAsync(count);
+            }
         }
 
         _deliveries.GivenUp.Clear();
     }
 
+    private async Task CountDroppedAsync(long count)
+    {
+        try
+        {
+            await _grains.GetGrain<ITopicGrain>(Topic).AddDropped(count).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogWarningCountFailed(_logger, ex, Topic, count);
+        }
+    }
+
     /// <summary>
     /// A delivery of a gap given up on: what came after it has gone to the handler, so delivering it now would
-    /// break the order. A plain subscription's messages are counted with the topic's drops; a durable member's
-    /// stay unacked, and the durable grain sends them again after AckWait.
+    /// break the order. A plain subscription's messages were counted as dropped when the gap was given up on; a
+    /// durable member's stay unacked, and the durable grain sends them again after AckWait.
     /// </summary>
-    private void CountLate(long sender, long sequence, Message[] messages, DeliveryTag[]? tags)
+    private void LogLate(long sender, long sequence, Message[] messages, DeliveryTag[]? tags)
     {
         if (tags is not null)
         {
@@ -332,15 +360,7 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
             return;
         }
 
-        LogWarningLate(_logger, Topic, Id, sequence, sender, messages.Length);
-        try
-        {
-            _ = _grains.GetGrain<ITopicGrain>(Topic).AddDropped(messages.Length);
-        }
-        catch (Exception ex)
-        {
-            LogWarningCountFailed(_logger, ex, Topic, messages.Length);
-        }
+        LogInformationLate(_logger, Topic, Id, sequence, sender, messages.Length);
     }
 
     /// <summary>
@@ -466,17 +486,20 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
 
     public ValueTask DisposeAsync() => new(UnsubscribeAsync());
 
-    [LoggerMessage(30, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': deliveries {From}-{To} of sender {Sender} did not arrive in time; what came after them goes to the handler without them (if they arrive later, they are counted as dropped)")]
-    private static partial void LogWarningGapGivenUp(ILogger logger, string topic, string id, long from, long to, long sender);
+    [LoggerMessage(30, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': deliveries {From}-{To} of sender {Sender} did not arrive in time; what came after them goes to the handler without them, and the {Count} message(s) they held (by the sender's running count, less any the silo counted itself) are counted as dropped")]
+    private static partial void LogWarningGapGivenUp(ILogger logger, string topic, string id, long from, long to, long sender, long count);
 
-    [LoggerMessage(31, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': delivery {Sequence} of sender {Sender} arrived after its gap was given up on; its {Count} message(s) are counted as dropped")]
-    private static partial void LogWarningLate(ILogger logger, string topic, string id, long sequence, long sender, int count);
+    [LoggerMessage(31, LogLevel.Information, "Subscription {Id} of topic '{Topic}': delivery {Sequence} of sender {Sender} arrived after its gap was given up on; its {Count} message(s) were counted as dropped then, and are not delivered")]
+    private static partial void LogInformationLate(ILogger logger, string topic, string id, long sequence, long sender, int count);
+
+    [LoggerMessage(34, LogLevel.Warning, "Subscription {Id} of topic '{Topic}': durable deliveries {From}-{To} of sender {Sender} did not arrive in time; what came after them goes to the handler without them (their messages come back after AckWait)")]
+    private static partial void LogWarningDurableGapGivenUp(ILogger logger, string topic, string id, long from, long to, long sender);
 
     [LoggerMessage(32, LogLevel.Information, "Subscription {Id} of topic '{Topic}': durable delivery {Sequence} of sender {Sender} arrived after its gap was given up on; its {Count} message(s) come back after AckWait")]
     private static partial void LogInformationLateDurable(ILogger logger, string topic, string id, long sequence, long sender, int count);
 
     [LoggerMessage(33, LogLevel.Warning, "Topic '{Topic}': counting {Count} dropped message(s) failed")]
-    private static partial void LogWarningCountFailed(ILogger logger, Exception exception, string topic, int count);
+    private static partial void LogWarningCountFailed(ILogger logger, Exception exception, string topic, long count);
 
     /// <summary>One delivery's messages, with their durable tags when the subscription is durable.</summary>
     private readonly record struct Delivery(Message[] Messages, DeliveryTag[]? Tags);

@@ -12,7 +12,10 @@ internal enum Arrival
     /// <summary>Taken (or held) already: sent again after a late answer, or a one-way copy of a delivery in flight.</summary>
     Copy,
 
-    /// <summary>Of a gap given up on: what came after it went on without it, so it is not delivered; the caller counts it.</summary>
+    /// <summary>
+    /// Of a gap given up on: what came after it went on without it, so it is not delivered. A counted sender's
+    /// messages were counted when the gap was given up on (see <see cref="DeliveryWindow{T}.GivenUp"/>).
+    /// </summary>
     Late,
 }
 
@@ -24,6 +27,10 @@ internal enum Arrival
 /// a silo stops, or the first delivery of a moved grain's next activation and the old one's last calls.
 /// A gap not filled within <see cref="GapTimeout"/>, or holding back more than its bound, is given up on:
 /// what waited behind it goes on, and a delivery of the gap that arrives later is <see cref="Arrival.Late"/>.
+/// A counted sender's deliveries each carry how many messages it sent before them (a plain subscription's do;
+/// a durable member's do not): a gap given up on then held exactly the first held delivery's count less the count
+/// after the newest delivery taken, for the owner to count even when the gap's deliveries never come (a one-way
+/// call can be lost on the way).
 /// The few senders used most recently are remembered. Not thread-safe: its owner locks.
 /// </summary>
 /// <param name="maxHeldMessages">Past this many messages held back, the oldest gap is given up on at once.</param>
@@ -53,17 +60,21 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
     public DateTime? GapDeadline =>
         HasGap ? _senders.Values.Where(s => s.Held.Count > 0).Min(s => s.GapSince) + GapTimeout : null;
 
-    /// <summary>The gaps given up on since last cleared, for the owner to report: sender and first and last number.</summary>
-    public List<(long Sender, long From, long To)> GivenUp { get; } = [];
+    /// <summary>
+    /// The gaps given up on since last cleared, for the owner to report: sender, first and last number, and how
+    /// many messages they held (null when the sender's deliveries carry no count).
+    /// </summary>
+    public List<(long Sender, long From, long To, long? Messages)> GivenUp { get; } = [];
 
     /// <summary>
     /// Takes, holds or refuses one delivery; adds to <paramref name="ready"/> what can go to the handler now, in
-    /// order: when <see cref="Arrival.Taken"/>, this delivery first.
+    /// order: when <see cref="Arrival.Taken"/>, this delivery first. <paramref name="sentBefore"/>: how many
+    /// messages its sender sent before it, or null for a sender that does not count.
     /// </summary>
-    public Arrival Take(long sender, long sequence, T delivery, int messages, DateTime now, List<T> ready)
+    public Arrival Take(long sender, long sequence, long? sentBefore, T delivery, int messages, DateTime now, List<T> ready)
     {
         var from = SenderOf(sender, out var forgotten);
-        var arrival = TakeFrom(from, sequence, delivery, messages, now, ready);
+        var arrival = TakeFrom(from, sequence, new Numbered(delivery, messages, sentBefore), now, ready);
         if (forgotten is not null)
         {
             // What a forgotten sender still held goes on now rather than be lost.
@@ -73,7 +84,7 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
         return arrival;
     }
 
-    private Arrival TakeFrom(Sender from, long sequence, T delivery, int messages, DateTime now, List<T> ready)
+    private Arrival TakeFrom(Sender from, long sequence, Numbered delivery, DateTime now, List<T> ready)
     {
         if (sequence <= from.Newest)
         {
@@ -82,13 +93,12 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
 
         if (sequence == from.Newest + 1)
         {
-            ready.Add(delivery);
-            from.Newest = sequence;
+            from.Took(sequence, delivery, ready);
             Drain(from, ready, now);
             return Arrival.Taken;
         }
 
-        if (!from.Held.TryAdd(sequence, (delivery, messages)))
+        if (!from.Held.TryAdd(sequence, delivery))
         {
             return Arrival.Copy;
         }
@@ -99,7 +109,7 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
         }
 
         _heldDeliveries++;
-        _heldMessages += messages;
+        _heldMessages += delivery.Messages;
         while (_heldMessages > maxHeldMessages && from.Held.Count > 0)
         {
             GiveUp(from, ready, now);
@@ -162,12 +172,16 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
         return from;
     }
 
-    /// <summary>Skips the first gap of <paramref name="from"/>: the deliveries held behind it go on, up to the next gap.</summary>
+    /// <summary>
+    /// Skips the first gap of <paramref name="from"/>: the deliveries held behind it go on, up to the next gap.
+    /// What the gap held is what the sender had sent before the first held delivery, less what it had sent up to
+    /// the newest taken (never below none, should a count have gone wrong).
+    /// </summary>
     private void GiveUp(Sender from, List<T> ready, DateTime now)
     {
-        var first = from.Held.Keys.First();
+        var (first, held) = from.Held.First();
         from.Skip(from.Newest + 1, first - 1);
-        GivenUp.Add((from.Id, from.Newest + 1, first - 1));
+        GivenUp.Add((from.Id, from.Newest + 1, first - 1, held.SentBefore - from.SentAfter is { } missing ? Math.Max(missing, 0) : null));
         from.Newest = first - 1;
         Drain(from, ready, now);
     }
@@ -176,8 +190,7 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
     {
         while (from.Held.Remove(from.Newest + 1, out var next))
         {
-            ready.Add(next.Delivery);
-            from.Newest++;
+            from.Took(from.Newest + 1, next, ready);
             _heldDeliveries--;
             _heldMessages -= next.Messages;
         }
@@ -187,6 +200,9 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
             from.GapSince = now;
         }
     }
+
+    /// <summary>A delivery, its number of messages, and how many its sender sent before it (null: not counted).</summary>
+    private readonly record struct Numbered(T Delivery, int Messages, long? SentBefore);
 
     private sealed class Sender(long id)
     {
@@ -200,7 +216,21 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
 
         public DateTime GapSince { get; set; }
 
-        public SortedDictionary<long, (T Delivery, int Messages)> Held { get; } = [];
+        /// <summary>
+        /// How many messages the sender had sent up to the newest delivery taken: that one's count and its own
+        /// messages (each taken delivery sets it anew, so one count gone wrong does not stay wrong). A new sender
+        /// has sent none before its first; null after a delivery without a count.
+        /// </summary>
+        public long? SentAfter { get; private set; } = 0;
+
+        public SortedDictionary<long, Numbered> Held { get; } = [];
+
+        public void Took(long sequence, Numbered delivery, List<T> ready)
+        {
+            ready.Add(delivery.Delivery);
+            Newest = sequence;
+            SentAfter = delivery.SentBefore + delivery.Messages;
+        }
 
         public void Skip(long from, long to)
         {

@@ -11,7 +11,8 @@ namespace OrleansBroker.Tests.Cluster;
 /// A subscriber grain that moves gracefully while its client does not answer: its old activation sends what it
 /// has as one-way calls and hands over, and its next activation carries on. A silo call filter holds the old
 /// activation's calls back until the next activation's first delivery has been answered by the client, then
-/// sends them last first (calls on different routes can arrive so while a silo stops).
+/// sends them last first (calls on different routes can arrive so while a silo stops), or holds one until the
+/// client has given up on it (as if Orleans had lost it on the way).
 /// </summary>
 public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloConfigurator>
 {
@@ -57,6 +58,58 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         Assert.Equal(string.Join(", ", Enumerable.Range(0, 8).Select(i => $"m{i}")), string.Join(", ", received.Bodies));
     }
 
+    [Fact]
+    public async Task AMovedSubscriber_CarriesOnItsRunningCount_SoTheClientCountsAOneWayDeliveryLostOnTheWayOnce()
+    {
+        await using var broker = new ClusterBroker(Cluster.Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("lost");
+        var received = new Collector();
+        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
+        var id = ((ClusterSubscription)sub).Id;
+        await broker.PublishAsync(topic, Message.FromString("m0"));
+        await received.WaitForCount(1);
+
+        // As above: m1's delivery is not answered, m2-m5 wait behind it, and the grain moves gracefully.
+        ObserverCalls.Hold(id);
+        await broker.PublishAsync(topic, Message.FromString("m1"));
+        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: false) > 0, "the delivery of m1 to be held");
+        for (var i = 2; i <= 5; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString($"m{i}"));
+        }
+
+        await Eventually.WaitUntil(() => ObserverCalls.Delivered(id) == 6, "m0-m5 to reach the subscriber grain");
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: true) >= 2, "the old activation's one-way calls");
+
+        // The next activation's first delivery (m6) reaches the client, then the old activation's one-way copy of
+        // m1 (its lowest number). The rest of its one-way calls (m2-m5) are lost on the way: the client holds m6
+        // for them, gives up, and counts their messages from m6's running count, which the next activation carried on.
+        var answered = ObserverCalls.PassFromNowOn(id);
+        await broker.PublishAsync(topic, Message.FromString("m6"));
+        await answered;
+        var oneWay = ObserverCalls.HeldCalls(id).Where(c => c.OneWay).OrderBy(c => c.Sequence).ToArray();
+        await ObserverCalls.ReleaseToTheClient(oneWay[0]);
+        var lost = oneWay[1..];
+        var lostMessages = lost.Sum(c => c.Messages);
+        Assert.Equal(4, lostMessages);
+        await Eventually.WaitUntil(async () => (await broker.GetTopicAsync(topic))!.Dropped == lostMessages, $"the lost deliveries' {lostMessages} messages counted as dropped");
+        await Eventually.WaitUntil(() => received.Bodies.Contains("m6"), "m6 to go on without the lost deliveries");
+
+        // They arrive after all: not delivered, and not counted again.
+        foreach (var late in lost)
+        {
+            await ObserverCalls.ReleaseToTheClient(late);
+        }
+
+        ObserverCalls.ReleaseAll();
+        await broker.PublishAsync(topic, Message.FromString("m7"));
+        await Eventually.WaitUntil(() => received.Bodies.Contains("m7"), $"m7 (have {string.Join(", ", received.Bodies)})");
+        Assert.Equal("m0, m1, m6, m7", string.Join(", ", received.Bodies));
+        Assert.Equal(lostMessages, (await broker.GetTopicAsync(topic))!.Dropped);
+    }
+
     public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) => siloBuilder
@@ -86,6 +139,8 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
 
         public static int Held(string id, bool oneWay) => Of(id).HeldCalls.Count(c => c.OneWay == oneWay);
 
+        public static HeldCall[] HeldCalls(string id) => Of(id).HeldCalls.ToArray();
+
         public static int Delivered(string id) => Of(id).Delivered;
 
         /// <summary>Lets the calls made from now on through; completes when the first of them has been answered.</summary>
@@ -104,15 +159,21 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
             var held = Of(id).HeldCalls.ToArray();
             foreach (var call in held.Where(c => c.OneWay).Reverse())
             {
-                var before = TakenByClient(call.Sequence);
-                call.Release.TrySetResult();
-                await Eventually.WaitUntil(() => TakenByClient(call.Sequence) > before, $"one-way delivery {call.Sequence} to reach the client");
+                await ReleaseToTheClient(call);
             }
 
             foreach (var call in held.Where(c => !c.OneWay))
             {
                 call.Release.TrySetResult();
             }
+        }
+
+        /// <summary>Sends a held one-way call; completes once the client has taken it.</summary>
+        public static async Task ReleaseToTheClient(HeldCall call)
+        {
+            var before = TakenByClient(call.Sequence);
+            call.Release.TrySetResult();
+            await Eventually.WaitUntil(() => TakenByClient(call.Sequence) > before, $"one-way delivery {call.Sequence} to reach the client");
         }
 
         public static void ReleaseAll()
@@ -138,7 +199,7 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
 
             if (subscription.Holding)
             {
-                var call = new HeldCall(IsOneWay(context), (long)context.Request.GetArgument(1)!);
+                var call = new HeldCall(IsOneWay(context), (long)context.Request.GetArgument(1)!, MessagesOf(context));
                 subscription.HeldCalls.Enqueue(call);
 
                 // Sent from outside the grain: by then its activation is gone, as it would be in a real move.
@@ -175,6 +236,10 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
 
         private static bool IsOneWay(IGrainCallContext context) => context.MethodName.EndsWith("WithoutAnswer", StringComparison.Ordinal);
 
+        private static int MessagesOf(IGrainCallContext context) =>
+            Enumerable.Range(0, context.Request.GetArgumentCount()).Select(context.Request.GetArgument)
+                .OfType<Immutable<Message[]>>().Sum(m => m.Value.Length);
+
         private static int TakenByClient(long sequence) => OneWayTaken.GetValueOrDefault(sequence);
 
         private static Subscription Of(string id) => Subscriptions.GetOrAdd(id, _ => new Subscription());
@@ -192,7 +257,7 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
             public volatile TaskCompletionSource? Passing;
         }
 
-        private sealed record HeldCall(bool OneWay, long Sequence)
+        public sealed record HeldCall(bool OneWay, long Sequence, int Messages)
         {
             public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }

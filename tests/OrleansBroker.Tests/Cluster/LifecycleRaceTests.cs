@@ -116,13 +116,13 @@ public sealed class LifecycleRaceTests : OwnClusterTest<LifecycleRaceTests.SiloC
 
     private sealed class NullObserver : IMessageObserver
     {
-        public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages) => Task.FromResult(true);
+        public Task<bool> OnMessages(long sender, long sequence, long sentBefore, Immutable<Message[]> messages) => Task.FromResult(true);
 
-        public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => Task.CompletedTask;
+        public Task OnMessagesWithoutAnswer(long sender, long sequence, long sentBefore, Immutable<Message[]> messages) => Task.CompletedTask;
 
-        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, 0, messages);
 
-        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, 0, messages);
 
         public Task OnEnded() => Task.CompletedTask;
     }

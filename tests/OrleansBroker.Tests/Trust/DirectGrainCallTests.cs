@@ -241,17 +241,17 @@ public sealed class DirectGrainCallTests(ClusterFixture fixture)
 
         public int Received => Volatile.Read(ref _received);
 
-        public Task<bool> OnMessages(long sender, long sequence, Immutable<Message[]> messages)
+        public Task<bool> OnMessages(long sender, long sequence, long sentBefore, Immutable<Message[]> messages)
         {
             Interlocked.Add(ref _received, messages.Value.Length);
             return Task.FromResult(true);
         }
 
-        public Task OnMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages) => OnMessages(sender, sequence, messages);
+        public Task OnMessagesWithoutAnswer(long sender, long sequence, long sentBefore, Immutable<Message[]> messages) => OnMessages(sender, sequence, sentBefore, messages);
 
-        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+        public Task<bool> OnDurableMessages(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, 0, messages);
 
-        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, messages);
+        public Task OnDurableMessagesWithoutAnswer(long sender, long sequence, Immutable<Message[]> messages, Subscriptions.DeliveryTag[] tags) => OnMessages(sender, sequence, 0, messages);
 
         public Task OnEnded() => Task.CompletedTask;
     }

@@ -4,7 +4,8 @@ namespace OrleansBroker.Tests.Unit;
 
 /// <summary>
 /// The client takes each numbered delivery of a subscriber grain once and in its sender's order, however often
-/// it is sent and in whatever order it arrives; a gap that does not fill in time is given up on.
+/// it is sent and in whatever order it arrives; a gap that does not fill in time is given up on, and what it held
+/// is known from the running counts of the deliveries around it.
 /// </summary>
 public sealed class DeliveryWindowTests
 {
@@ -65,7 +66,7 @@ public sealed class DeliveryWindowTests
 
         _window.Flush(Start + DeliveryWindow<string>.GapTimeout, _ready);
         Assert.Equal(["7:1", "7:4"], _ready);
-        Assert.Equal([(7L, 2L, 3L)], _window.GivenUp);
+        Assert.Equal([(7L, 2L, 3L, (long?)2)], _window.GivenUp);
         Assert.False(_window.HasGap);
         Assert.Null(_window.GapDeadline);
 
@@ -81,14 +82,14 @@ public sealed class DeliveryWindowTests
     public void Client_GivesUpOnAGapAtOnce_WhenMoreThanItsBoundIsHeldBehindIt()
     {
         var window = new DeliveryWindow<string>(maxHeldMessages: 10);
-        window.Take(7, 1, "7:1", 1, Start, _ready);
-        Assert.Equal(Arrival.Held, window.Take(7, 3, "7:3", 6, Start, _ready));
+        window.Take(7, 1, 0, "7:1", 1, Start, _ready);
+        Assert.Equal(Arrival.Held, window.Take(7, 3, 2, "7:3", 6, Start, _ready));
         Assert.Equal(["7:1"], _ready);
 
-        Assert.Equal(Arrival.Held, window.Take(7, 4, "7:4", 6, Start, _ready));
+        Assert.Equal(Arrival.Held, window.Take(7, 4, 8, "7:4", 6, Start, _ready));
         Assert.Equal(["7:1", "7:3", "7:4"], _ready);
-        Assert.Equal([(7L, 2L, 2L)], window.GivenUp);
-        Assert.Equal(Arrival.Late, window.Take(7, 2, "7:2", 1, Start, _ready));
+        Assert.Equal([(7L, 2L, 2L, (long?)1)], window.GivenUp);
+        Assert.Equal(Arrival.Late, window.Take(7, 2, 1, "7:2", 1, Start, _ready));
     }
 
     [Fact]
@@ -125,6 +126,44 @@ public sealed class DeliveryWindowTests
         Assert.Equal(Arrival.Taken, Take(2, 1));
     }
 
+    [Fact]
+    public void Client_KnowsHowManyMessagesAGapGivenUpOnHeld_FromTheRunningCountsAroundIt()
+    {
+        // Delivery 1 holds 2 messages, 2 (never arrives) 3, 3 (never arrives) 4; 4 says 9 were sent before it.
+        Assert.Equal(Arrival.Taken, _window.Take(7, 1, 0, "7:1", 2, Start, _ready));
+        Assert.Equal(Arrival.Held, _window.Take(7, 4, 9, "7:4", 1, Start, _ready));
+        _window.Flush(Start + DeliveryWindow<string>.GapTimeout, _ready);
+        Assert.Equal([(7L, 2L, 3L, (long?)7)], _window.GivenUp);
+
+        // The count runs on from what was taken last: a later gap holds only its own.
+        _window.GivenUp.Clear();
+        Assert.Equal(Arrival.Held, _window.Take(7, 6, 15, "7:6", 1, Start, _ready));
+        _window.Flush(Start + DeliveryWindow<string>.GapTimeout, _ready);
+        Assert.Equal([(7L, 5L, 5L, (long?)5)], _window.GivenUp);
+        Assert.Equal(Arrival.Late, _window.Take(7, 5, 10, "7:5", 5, Start, _ready));
+        Assert.Equal(["7:1", "7:4", "7:6"], _ready);
+    }
+
+    [Fact]
+    public void Client_CountsTheFirstDeliveriesOfASenderItNeverSaw_FromItsFirstCount()
+    {
+        // A moved grain's next activation carries on the count: all the old activation's deliveries were lost.
+        Assert.Equal(Arrival.Held, _window.Take(7, 3, 4, "7:3", 1, Start, _ready));
+        _window.Flush(Start + DeliveryWindow<string>.GapTimeout, _ready);
+        Assert.Equal([(7L, 1L, 2L, (long?)4)], _window.GivenUp);
+        Assert.Equal(["7:3"], _ready);
+    }
+
+    [Fact]
+    public void Client_CountsNothingForADurableMembersGap()
+    {
+        Assert.Equal(Arrival.Taken, _window.Take(7, 1, null, "7:1", 2, Start, _ready));
+        Assert.Equal(Arrival.Held, _window.Take(7, 3, null, "7:3", 2, Start, _ready));
+        _window.Flush(Start + DeliveryWindow<string>.GapTimeout, _ready);
+        Assert.Equal([(7L, 2L, 2L, (long?)null)], _window.GivenUp);
+    }
+
+    // Each delivery holds one message: the sender sent sequence - 1 before it.
     private Arrival Take(long sender, long sequence, DateTime? at = null) =>
-        _window.Take(sender, sequence, $"{sender}:{sequence}", 1, at ?? Start, _ready);
+        _window.Take(sender, sequence, sequence - 1, $"{sender}:{sequence}", 1, at ?? Start, _ready);
 }
