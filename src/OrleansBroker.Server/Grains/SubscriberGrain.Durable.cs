@@ -45,10 +45,13 @@ internal sealed partial class SubscriberGrain
 
         if (delivery.Number < 1 || delivery.Sender != _durableSender)
         {
-            // Unnumbered, or from a new activation of the durable grain: what was held goes first.
+            // Unnumbered, or from a new activation of the durable grain: what was held goes first. A sender numbers
+            // its deliveries to a member from 1, and Orleans may hand its first two over in either order: number 2
+            // must wait for 1, or the member would deliver a later slice first (a member joined to a durable grain
+            // that numbered it before, as after this grain moved, waits DurableGapTimeout once).
             ReleaseHeld();
             _durableSender = delivery.Sender;
-            _durableNext = delivery.Number;
+            _durableNext = Math.Min(delivery.Number, 1);
         }
 
         if (delivery.Number > _durableNext)
