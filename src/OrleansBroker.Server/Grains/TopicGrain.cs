@@ -204,7 +204,7 @@ internal sealed partial class TopicGrain(
         }
 
         // Stored before taken: until then a copy of it waits for this outcome instead of being stored twice.
-        var outcome = TakenAfter(published);
+        var outcome = StoredAfter(published);
         _storing[(publisher, sequence)] = outcome;
         _ = outcome.ContinueWith(_ => _storing.Remove((publisher, sequence)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Current);
         return outcome;
@@ -257,10 +257,10 @@ internal sealed partial class TopicGrain(
 
     private static readonly Task<PublishOutcome> TakenTask = Task.FromResult(PublishOutcome.Taken);
 
-    private static async Task<PublishOutcome> TakenAfter(Task published)
+    private static async Task<PublishOutcome> StoredAfter(Task published)
     {
         await published;
-        return PublishOutcome.Taken;
+        return PublishOutcome.Stored;
     }
 
     public Task Subscribe(string subscriptionId, string? queue, long minimumStream = 0, bool restartStream = false)

@@ -129,4 +129,11 @@ public enum PublishOutcome
 
     /// <summary>Not taken: this topic does not know the publisher (it came back after a crash); send it again with no previous batch.</summary>
     UnknownPublisher,
+
+    /// <summary>
+    /// Taken, and stored in the topic's durable log before this answer: the publisher keeps several calls in flight to
+    /// such a topic, whose answers take a store round trip. (To a topic that answers <see cref="Taken"/> at once, one call at
+    /// a time carries the most messages per call.)
+    /// </summary>
+    Stored,
 }

@@ -5,9 +5,10 @@ using OrleansBroker.Grains;
 namespace OrleansBroker.Publishing;
 
 /// <summary>
-/// Coalesces one client's concurrent publishes to one topic into batches, with up to
-/// <see cref="MaxCallsInFlight"/> grain calls in flight (as NATS clients coalesce writes): a new batch goes out at
-/// once while there is room, and whatever arrives meanwhile rides in the next call. Each call names the batch sent
+/// Coalesces one client's concurrent publishes to one topic into batches (as NATS clients coalesce writes): a new
+/// batch goes out at once while there is room for another call, and whatever arrives meanwhile rides in the next call.
+/// A topic that answers at once gets one call at a time, each carrying all that waited; one that stores each batch
+/// before it answers gets up to <see cref="MaxCallsInFlight"/>, so the store's round trips overlap. Each call names the batch sent
 /// before it, and the topic takes a batch only after that one, so the publisher's order holds however the calls travel.
 /// A batch the cluster could not take (its topic's silo died or is shutting down, a gateway was lost) is sent again,
 /// ahead of later batches, until its <see cref="BrokerOptions.PublishTimeout"/> passes. Batches are numbered per
@@ -52,6 +53,10 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
     private long _lastSent;
     private long _lastTaken;
     private bool _startAfresh;
+
+    // One call at a time to a topic that answers at once (each call then carries all that waited); several to one that
+    // answers only once its store has the batch (PublishOutcome.Stored), as the newest answer says.
+    private int _callsAllowed = 1;
 
     // Set while the sending loop waits for an answer with room for another call: a new batch wakes it.
     private TaskCompletionSource? _wake;
@@ -200,7 +205,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
                 _lastSent = _lastTaken;
             }
 
-            while (calls.Count < MaxCallsInFlight && NextToSend() is { } batch)
+            while (calls.Count < _callsAllowed && NextToSend() is { } batch)
             {
                 // Only this loop sends, so numbers go out in the order the batches were made.
                 var sequence = publisher.NextSequence();
@@ -211,7 +216,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             Task? wake = null;
             lock (_gate)
             {
-                if (_waiting.Count > 0 && calls.Count < MaxCallsInFlight)
+                if (_waiting.Count > 0 && calls.Count < _callsAllowed)
                 {
                     continue;
                 }
@@ -222,7 +227,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
                     return;
                 }
 
-                if (calls.Count < MaxCallsInFlight)
+                if (calls.Count < _callsAllowed)
                 {
                     // Room for another call: a batch made meanwhile goes at once, not after the oldest answer.
                     // Its continuation runs on the publisher's thread that sets it: the batch goes without a thread hop.
@@ -315,7 +320,8 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         try
         {
             var answer = await call.Answered.ConfigureAwait(false);
-            if (answer == PublishOutcome.Taken)
+            _callsAllowed = answer == PublishOutcome.Stored ? MaxCallsInFlight : 1;
+            if (answer is PublishOutcome.Taken or PublishOutcome.Stored)
             {
                 Taken(batch, sequence);
                 return true;
@@ -372,7 +378,9 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             var call = Start(batch, sequence, previous);
             try
             {
-                if (await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false) == PublishOutcome.Taken)
+                var answer = await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false);
+                _callsAllowed = answer == PublishOutcome.Stored ? MaxCallsInFlight : 1;
+                if (answer is PublishOutcome.Taken or PublishOutcome.Stored)
                 {
                     Taken(batch, sequence);
                     return;

@@ -112,31 +112,52 @@ public sealed class TopicBatcherTests
     }
 
     [Fact]
-    public async Task SeveralCallsGoOutAtOnce_AndTheTopicTakesThemInOrder()
+    public async Task ToATopicThatStores_SeveralCallsGoOutAtOnce_AndTheTopicTakesThemInOrder()
     {
-        var topic = new FakeTopic { HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var topic = new FakeTopic { Stores = true };
         var batcher = Batcher(topic);
+        await batcher.EnqueueAsync(M(0), 1);
+        topic.HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         var publishes = new List<Task>();
         for (var i = 1; i <= 8; i++)
         {
             publishes.Add(batcher.EnqueueAsync(M(i), 1));
-            await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == Math.Min(i, TopicBatcher.MaxCallsInFlight), $"call {i} to go out");
+            await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == 1 + Math.Min(i, TopicBatcher.MaxCallsInFlight), $"call {i} to go out");
         }
 
-        Assert.Equal(TopicBatcher.MaxCallsInFlight, topic.Calls.Count);
+        Assert.Equal(1 + TopicBatcher.MaxCallsInFlight, topic.Calls.Count);
         topic.HoldUntil.SetResult();
         await Task.WhenAll(publishes);
-        Assert.Equal(Enumerable.Range(1, 8).Select(i => i.ToString()), topic.Taken);
+        Assert.Equal(Enumerable.Range(0, 9).Select(i => i.ToString()), topic.Taken);
         var calls = topic.Calls;
         Assert.All(calls.Skip(1).Zip(calls), pair => Assert.Equal(pair.Second.Sequence, pair.First.Previous));
+    }
+
+    [Fact]
+    public async Task ToATopicThatAnswersAtOnce_OneCallGoesAtATime_CarryingAllThatWaited()
+    {
+        var topic = new FakeTopic();
+        var batcher = Batcher(topic);
+        await batcher.EnqueueAsync(M(0), 1);
+        topic.HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var first = batcher.EnqueueAsync(M(1), 1);
+        await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == 2, "the held call to go out");
+        var rest = new[] { batcher.EnqueueAsync(M(2), 1), batcher.EnqueueAsync(M(3), 1) };
+        topic.HoldUntil.SetResult();
+        await Task.WhenAll([first, .. rest]);
+
+        Assert.Equal(3, topic.Calls.Count);
+        Assert.Equal(["2", "3"], topic.Calls[2].Messages.Select(m => m.BodyAsString()));
+        Assert.Equal(["0", "1", "2", "3"], topic.Taken);
     }
 
     [Fact]
     public async Task ACallOvertakenOnTheWay_IsRefused_AndSentAgainAfterTheOneBeforeIt()
     {
         // The first call arrives only after the second: the topic refuses the second, which goes again after it.
-        var topic = new FakeTopic();
+        var topic = new FakeTopic { Stores = true };
         var batcher = Batcher(topic);
         await batcher.EnqueueAsync(M(0), 1);
         topic.OvertakeNext = true;
@@ -147,7 +168,7 @@ public sealed class TopicBatcherTests
         await Task.WhenAll(first, second);
 
         Assert.Equal(["0", "1", "2"], topic.Taken);
-        Assert.Equal([PublishOutcome.Taken, PublishOutcome.OutOfOrder, PublishOutcome.Taken, PublishOutcome.Taken], topic.Outcomes);
+        Assert.Equal([PublishOutcome.Stored, PublishOutcome.OutOfOrder, PublishOutcome.Stored, PublishOutcome.Stored], topic.Outcomes);
         Assert.Equal(4, topic.Calls.Count);
     }
 
@@ -169,21 +190,23 @@ public sealed class TopicBatcherTests
     [Fact]
     public async Task ABatchRefusedForGood_DoesNotHoldUpTheOnesAfterIt()
     {
-        var topic = new FakeTopic { HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), RefuseBody = "2" };
+        var topic = new FakeTopic { Stores = true, RefuseBody = "2" };
         var batcher = Batcher(topic);
+        await batcher.EnqueueAsync(M(0), 1);
+        topic.HoldUntil = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         var publishes = new List<Task>();
         for (var i = 1; i <= 3; i++)
         {
             publishes.Add(batcher.EnqueueAsync(M(i), 1));
-            await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == i, $"call {i} to go out");
+            await Infrastructure.Eventually.WaitUntil(() => topic.Calls.Count == 1 + i, $"call {i} to go out");
         }
 
         topic.HoldUntil.SetResult();
         await publishes[0];
         await Assert.ThrowsAsync<BrokerException>(() => publishes[1]);
         await publishes[2];
-        Assert.Equal(["1", "3"], topic.Taken);
+        Assert.Equal(["0", "1", "3"], topic.Taken);
     }
 
     /// <summary>
@@ -204,6 +227,9 @@ public sealed class TopicBatcherTests
         public int HangNext { get; set; }
         public Exception? Refuse { get; set; }
         public string? RefuseBody { get; set; }
+
+        /// <summary>Answers <see cref="PublishOutcome.Stored"/> for what it takes, as a topic with a durable log does.</summary>
+        public bool Stores { get; set; }
         public TaskCompletionSource? HoldUntil { get; set; }
 
         /// <summary>The next call is handled only after the one after it.</summary>
@@ -289,8 +315,9 @@ public sealed class TopicBatcherTests
                     }
                 }
 
-                _outcomes.Enqueue(outcome ?? PublishOutcome.Taken);
-                return outcome ?? PublishOutcome.Taken;
+                var answer = outcome ?? (Stores ? PublishOutcome.Stored : PublishOutcome.Taken);
+                _outcomes.Enqueue(answer);
+                return answer;
             }
         }
 
