@@ -320,10 +320,8 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         try
         {
             var answer = await call.Answered.ConfigureAwait(false);
-            _callsAllowed = answer == PublishOutcome.Stored ? MaxCallsInFlight : 1;
-            if (answer is PublishOutcome.Taken or PublishOutcome.Stored)
+            if (TookIt(answer, batch, sequence))
             {
-                Taken(batch, sequence);
                 return true;
             }
 
@@ -331,8 +329,8 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         }
         catch (TimeoutException) when (!outcome.IsCompleted)
         {
-            _ = outcome.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            failure = new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+            ObserveLateFailure(outcome);
+            failure = NotAcceptedInTime();
         }
         catch (Exception ex) when (IsTransient(ex))
         {
@@ -347,7 +345,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             return false;
         }
 
-        Fail(batch, failure ?? new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)"), attempts: 1);
+        Fail(batch, failure ?? NotAcceptedInTime(), attempts: 1);
         Settled(batch);
         return true;
     }
@@ -370,7 +368,7 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
         {
             if (batch.Deadline.HasPassed)
             {
-                failure = new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+                failure = NotAcceptedInTime();
                 break;
             }
 
@@ -378,11 +376,8 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             var call = Start(batch, sequence, previous);
             try
             {
-                var answer = await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false);
-                _callsAllowed = answer == PublishOutcome.Stored ? MaxCallsInFlight : 1;
-                if (answer is PublishOutcome.Taken or PublishOutcome.Stored)
+                if (TookIt(await call.WaitAsync(batch.Deadline.Left).ConfigureAwait(false), batch, sequence))
                 {
-                    Taken(batch, sequence);
                     return;
                 }
 
@@ -393,8 +388,8 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
             {
                 // The deadline passed with the call still out. Should it land after all, the topic takes it
                 // for a copy, since the next batch carries a higher number: it is never delivered out of order.
-                _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                failure = new TimeoutException($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+                ObserveLateFailure(call);
+                failure = NotAcceptedInTime();
                 break;
             }
             catch (Exception ex) when (IsTransient(ex) && batch.Deadline.Allows(retryDelay))
@@ -412,6 +407,29 @@ internal sealed class TopicBatcher(ITopicGrain grain, string topic, Publisher pu
 
         Fail(batch, failure, attempts);
     }
+
+    /// <summary>
+    /// Whether the answer says the topic took the batch (then it is done with). Either way the answer says how many
+    /// calls this topic gets at once: several while it stores before it answers, one while it answers at once.
+    /// </summary>
+    private bool TookIt(PublishOutcome answer, PendingBatch batch, long sequence)
+    {
+        _callsAllowed = answer == PublishOutcome.Stored ? MaxCallsInFlight : 1;
+        if (answer is not (PublishOutcome.Taken or PublishOutcome.Stored))
+        {
+            return false;
+        }
+
+        Taken(batch, sequence);
+        return true;
+    }
+
+    private TimeoutException NotAcceptedInTime() =>
+        new($"not accepted within the PublishTimeout ({options.PublishTimeout.TotalSeconds:0.###} s)");
+
+    /// <summary>A call given up on at its deadline may still fail later: its failure is observed, not left unobserved.</summary>
+    private static void ObserveLateFailure(Task call) =>
+        _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     private void Taken(PendingBatch batch, long sequence)
     {
