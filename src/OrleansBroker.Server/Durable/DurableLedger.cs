@@ -9,7 +9,7 @@ namespace OrleansBroker.Server.Durable;
 /// waiting for an ack, waiting out a nak's delay, or settled out of order), and the counts of deliveries.
 /// </summary>
 /// <remarks>
-/// Memory is a ring indexed by sequence number from the floor, one slot per message (null once settled),
+/// Memory is a ring indexed by sequence number from the floor, one slot per message (emptied once settled),
 /// so taking, acking and moving the floor cost O(1) each, with no allocation per message beyond its
 /// <see cref="Entry"/>. Messages that were never sent are ready from <c>_unsent</c> up, in order; only those
 /// that come back (nakked, expired, released) are kept in a sorted set, so they go out again lowest first.
@@ -266,9 +266,8 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
     /// <summary>A message that was acked or dead-lettered: settled, and the floor moves over a contiguous settled run.</summary>
     public void Settle(long sequence)
     {
-        if (sequence >= Floor && sequence < Next && At(sequence) is { } entry)
+        if (sequence >= Floor && sequence < Next && At(sequence) is not null)
         {
-            entry.State = EntryState.Settled;
             _slots[Slot(sequence)] = null;
             _settledAbove++;
             AdvanceFloor();
@@ -370,8 +369,6 @@ internal sealed class DurableLedger(long floor, IReadOnlyDictionary<long, int>? 
 
         /// <summary>Nakked with a delay: ready again at <see cref="Entry.Due"/>.</summary>
         Delayed,
-
-        Settled,
     }
 
     /// <summary>One kept message: its deliveries so far, the member it is out to and until when (or when a delayed one is due).</summary>
