@@ -29,23 +29,7 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         var received = new Collector();
         await using var sub = await broker.SubscribeAsync(topic, received.Handler);
         var id = ((ClusterSubscription)sub).Id;
-        await broker.PublishAsync(topic, Message.FromString("m0"));
-        await received.WaitForCount(1);
-
-        // The delivery of m1 gets no answer (its call is held), so m2-m5 wait in the grain's buffer behind it.
-        ObserverCalls.Hold(id);
-        await broker.PublishAsync(topic, Message.FromString("m1"));
-        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: false) > 0, "the delivery of m1 to be held");
-        for (var i = 2; i <= 5; i++)
-        {
-            await broker.PublishAsync(topic, Message.FromString($"m{i}"));
-        }
-
-        await Eventually.WaitUntil(() => ObserverCalls.Delivered(id) == 6, "m0-m5 to reach the subscriber grain");
-
-        // A graceful deactivation: after ResendAfter without an answer it sends m1 again and m2-m5, both one-way.
-        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: true) >= 2, "the old activation's one-way calls");
+        await MoveWithItsLastDeliveriesHeldAsync(broker, topic, id, received);
 
         // The next activation's first delivery (m6) reaches the client before anything the old one sent.
         var answered = ObserverCalls.PassFromNowOn(id);
@@ -67,21 +51,7 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         var received = new Collector();
         await using var sub = await broker.SubscribeAsync(topic, received.Handler);
         var id = ((ClusterSubscription)sub).Id;
-        await broker.PublishAsync(topic, Message.FromString("m0"));
-        await received.WaitForCount(1);
-
-        // As above: m1's delivery is not answered, m2-m5 wait behind it, and the grain moves gracefully.
-        ObserverCalls.Hold(id);
-        await broker.PublishAsync(topic, Message.FromString("m1"));
-        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: false) > 0, "the delivery of m1 to be held");
-        for (var i = 2; i <= 5; i++)
-        {
-            await broker.PublishAsync(topic, Message.FromString($"m{i}"));
-        }
-
-        await Eventually.WaitUntil(() => ObserverCalls.Delivered(id) == 6, "m0-m5 to reach the subscriber grain");
-        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: true) >= 2, "the old activation's one-way calls");
+        await MoveWithItsLastDeliveriesHeldAsync(broker, topic, id, received);
 
         // The next activation's first delivery (m6) reaches the client, then the old activation's one-way copy of
         // m1 (its lowest number). The rest of its one-way calls (m2-m5) are lost on the way: the client holds m6
@@ -108,6 +78,29 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         await Eventually.WaitUntil(() => received.Bodies.Contains("m7"), $"m7 (have {string.Join(", ", received.Bodies)})");
         Assert.Equal("m0, m1, m6, m7", string.Join(", ", received.Bodies));
         Assert.Equal(lostMessages, (await broker.GetTopicAsync(topic))!.Dropped);
+    }
+
+    /// <summary>
+    /// m0 is delivered; the delivery of m1 gets no answer (its call is held), so m2-m5 wait in the grain's buffer
+    /// behind it; then a graceful deactivation, which after ResendAfter without an answer sends m1 again and m2-m5,
+    /// both one-way (and held).
+    /// </summary>
+    private async Task MoveWithItsLastDeliveriesHeldAsync(ClusterBroker broker, string topic, string id, Collector received)
+    {
+        await broker.PublishAsync(topic, Message.FromString("m0"));
+        await received.WaitForCount(1);
+
+        ObserverCalls.Hold(id);
+        await broker.PublishAsync(topic, Message.FromString("m1"));
+        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: false) > 0, "the delivery of m1 to be held");
+        for (var i = 2; i <= 5; i++)
+        {
+            await broker.PublishAsync(topic, Message.FromString($"m{i}"));
+        }
+
+        await Eventually.WaitUntil(() => ObserverCalls.Delivered(id) == 6, "m0-m5 to reach the subscriber grain");
+        await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: true) >= 2, "the old activation's one-way calls");
     }
 
     public sealed class SiloConfigurator : ISiloConfigurator
