@@ -16,28 +16,18 @@ namespace OrleansBroker.Tests.Cluster;
 /// detection, whose silos share one durable log (the process's in-memory one) and one grain storage, as a
 /// real cluster's silos share their store: a killed silo takes neither with it.
 /// </summary>
-public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class DurableFailoverTests(ITestOutputHelper output) : OwnClusterTest<DurableFailoverTests.SiloConfigurator>
 {
     private static readonly TimeSpan Lease = FailoverTests.Lease;
 
-    private TestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(3);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    protected override short InitialSilos => 3;
 
     [Fact]
     public async Task MemberWhoseClientDies_HandsItsUnackedMessagesToAnotherMember_WithinItsLease()
     {
         var topic = Topics.Unique("durable.clientdies");
         var options = new SubscribeOptions { Queue = "workers", Durable = true, AutoAck = false, AckWait = TimeSpan.FromMinutes(5) };
-        var doomed = new ClusterBroker(_cluster.Client);
+        var doomed = new ClusterBroker(Cluster.Client);
         await doomed.ConnectAsync();
         var held = new Collector();
         await doomed.SubscribeAsync(topic, held.Handler, options);
@@ -49,10 +39,10 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
 
         // The only member holds every message unacked; then its client dies without unsubscribing.
         await held.WaitForCount(bodies.Count);
-        await _cluster.KillClientAsync();
+        await Cluster.KillClientAsync();
         var killed = DateTime.UtcNow;
-        await _cluster.InitializeClientAsync();
-        await using var survivor = new ClusterBroker(_cluster.Client);
+        await Cluster.InitializeClientAsync();
+        await using var survivor = new ClusterBroker(Cluster.Client);
         await survivor.ConnectAsync();
         var taker = new Collector();
         await using var takerSub = await survivor.SubscribeAsync(topic, taker.Handler, options with { AutoAck = true });
@@ -77,7 +67,7 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
     {
         var topic = Topics.Unique("durable.memberdies");
         var options = new SubscribeOptions { Queue = "workers", Durable = true, AckWait = TimeSpan.FromSeconds(2) };
-        await using var broker = new ClusterBroker(_cluster.Client);
+        await using var broker = new ClusterBroker(Cluster.Client);
         await broker.ConnectAsync();
         var received = new ConcurrentDictionary<string, int>();
         MessageHandler handler = (evt, _) =>
@@ -87,16 +77,16 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
         };
 
         // One member whose SubscriberGrain is on a secondary silo that does not also host the durable grain.
-        var management = _cluster.Client.GetGrain<IManagementGrain>(0);
-        var durableGrain = _cluster.Client.GetGrain<IDurableGrain>(DurableKey.Of(topic, options.Queue));
+        var management = Cluster.Client.GetGrain<IManagementGrain>(0);
+        var durableGrain = Cluster.Client.GetGrain<IDurableGrain>(DurableKey.Of(topic, options.Queue));
         ISubscriber? member = null;
         SiloHandle? victim = null;
         for (var attempt = 0; attempt < 30 && victim is null; attempt++)
         {
             var candidate = await broker.SubscribeAsync(topic, handler, options);
-            var memberHost = await management.GetActivationAddress(_cluster.Client.GetGrain<ISubscriberGrain>(((ClusterSubscription)candidate).Id));
+            var memberHost = await management.GetActivationAddress(Cluster.Client.GetGrain<ISubscriberGrain>(((ClusterSubscription)candidate).Id));
             var durableHost = await management.GetActivationAddress(durableGrain);
-            if (!Equals(memberHost, durableHost) && _cluster.SecondarySilos.FirstOrDefault(s => s.SiloAddress.Equals(memberHost)) is { } secondary)
+            if (!Equals(memberHost, durableHost) && Cluster.SecondarySilos.FirstOrDefault(s => s.SiloAddress.Equals(memberHost)) is { } secondary)
             {
                 (member, victim) = (candidate, secondary);
             }
@@ -111,7 +101,7 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
         await broker.PublishAsync(topic, Message.FromString("before"));
         await Eventually.WaitUntil(() => received.ContainsKey("before"), "the member delivering before the kill");
 
-        await _cluster.KillSiloAsync(victim);
+        await Cluster.KillSiloAsync(victim);
         var bodies = Enumerable.Range(0, 20).Select(i => $"after-{i}").ToList();
         foreach (var body in bodies)
         {
@@ -139,7 +129,7 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
     {
         var queue = "workers";
         var (topic, victim) = await TopicWhoseDurableIsOnASecondary(queue);
-        await using var broker = new ClusterBroker(_cluster.Client);
+        await using var broker = new ClusterBroker(Cluster.Client);
         await broker.ConnectAsync();
         var received = new ConcurrentDictionary<string, int>();
         MessageHandler handler = (evt, _) =>
@@ -180,7 +170,7 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
 
         await killAt.Task.WaitAsync(TimeSpan.FromSeconds(60));
         output.WriteLine($"killing {victim.SiloAddress} (hosts the durable grain) after {accepted.Count} accepted, {received.Count} received");
-        await _cluster.KillSiloAsync(victim);
+        await Cluster.KillSiloAsync(victim);
         await Task.WhenAll(publishers);
 
         var expected = accepted.ToHashSet();
@@ -211,14 +201,14 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
     /// </summary>
     private async Task<(string Topic, SiloHandle Silo)> TopicWhoseDurableIsOnASecondary(string queue)
     {
-        var management = _cluster.Client.GetGrain<IManagementGrain>(0);
+        var management = Cluster.Client.GetGrain<IManagementGrain>(0);
         for (var attempt = 0; attempt < 50; attempt++)
         {
             var topic = Topics.Unique("durable.silodies");
-            var grain = _cluster.Client.GetGrain<IDurableGrain>(DurableKey.Of(topic, queue));
+            var grain = Cluster.Client.GetGrain<IDurableGrain>(DurableKey.Of(topic, queue));
             await grain.GetInfo();
             var host = await management.GetActivationAddress(grain);
-            if (_cluster.SecondarySilos.FirstOrDefault(s => s.SiloAddress.Equals(host)) is { } secondary)
+            if (Cluster.SecondarySilos.FirstOrDefault(s => s.SiloAddress.Equals(host)) is { } secondary)
             {
                 return (topic, secondary);
             }
@@ -227,7 +217,7 @@ public sealed class DurableFailoverTests(ITestOutputHelper output) : IAsyncLifet
         throw new InvalidOperationException("No durable grain landed on a secondary silo.");
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
         {

@@ -11,35 +11,25 @@ namespace OrleansBroker.Tests.Cluster;
 /// Failures in a three-silo TestCluster with a short lease and fast failure detection: each test
 /// gets a cluster of its own, since it kills parts of it.
 /// </summary>
-public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class FailoverTests(ITestOutputHelper output) : OwnClusterTest<FailoverTests.SiloConfigurator>
 {
     internal static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
 
-    private TestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(3);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    protected override short InitialSilos => 3;
 
     [Fact]
     public async Task KilledClient_WithoutUnsubscribing_IsRemovedWithinTwoLeases()
     {
         var topic = Topics.Unique("crash");
-        var doomed = new ClusterBroker(_cluster.Client);
+        var doomed = new ClusterBroker(Cluster.Client);
         await doomed.ConnectAsync();
         await doomed.SubscribeAsync(topic, new Collector().Handler);
         await doomed.SubscribeAsync(topic, new Collector().Handler, new SubscribeOptions { Queue = "workers" });
 
-        await _cluster.KillClientAsync();
+        await Cluster.KillClientAsync();
         var killed = DateTime.UtcNow;
-        await _cluster.InitializeClientAsync();
-        await using var survivor = new ClusterBroker(_cluster.Client);
+        await Cluster.InitializeClientAsync();
+        await using var survivor = new ClusterBroker(Cluster.Client);
         await survivor.ConnectAsync();
         var live = new Collector();
         await using var liveSub = await survivor.SubscribeAsync(topic, live.Handler, new SubscribeOptions { Queue = "workers" });
@@ -62,7 +52,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task KillingEachSecondarySilo_EveryTopicDeliversAgain_WithoutResubscribing()
     {
-        await using var broker = new ClusterBroker(_cluster.Client);
+        await using var broker = new ClusterBroker(Cluster.Client);
         await broker.ConnectAsync();
         var topics = Enumerable.Range(0, 12).Select(i => new TopicUnderTest(Topics.Unique($"failover{i}"))).ToList();
         foreach (var t in topics)
@@ -73,9 +63,9 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await ExactlyOnceInOrder(broker, topics, "start");
-        foreach (var silo in _cluster.SecondarySilos.ToList())
+        foreach (var silo in Cluster.SecondarySilos.ToList())
         {
-            await _cluster.KillSiloAsync(silo);
+            await Cluster.KillSiloAsync(silo);
             var killed = DateTime.UtcNow;
             var round = silo.Name;
             await Eventually.WaitUntil(() => ProbeAll(broker, topics, round), $"every topic to deliver again after killing {round}",
@@ -166,7 +156,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         siloBuilder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    public sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) => ConfigureFastFailover(siloBuilder);
     }

@@ -11,9 +11,12 @@ public abstract class OwnClusterTest<TConfigurator> : IAsyncLifetime
 {
     protected TestCluster Cluster { get; private set; } = null!;
 
+    /// <summary>The silos the cluster starts with: one, unless a test kills some.</summary>
+    protected virtual short InitialSilos => 1;
+
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(1);
+        var builder = new TestClusterBuilder(InitialSilos);
         builder.AddSiloBuilderConfigurator<TConfigurator>();
         Configure(builder);
         Cluster = builder.Build();
