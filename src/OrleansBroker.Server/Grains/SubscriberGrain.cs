@@ -220,12 +220,7 @@ internal sealed partial class SubscriberGrain(
             _ = Topic(Spec).Subscribe(Id, Spec.Queue, _gate.Stream, restartStream: true);
         }
 
-        if (_gate.TakeDiscarded() is > 0 and var discarded)
-        {
-            LogWarningDiscarded(logger, Id, discarded);
-            _ = Topic(Spec).AddDropped(discarded);
-        }
-
+        CountGateDrops(Spec);
         if (_gate.HasGap)
         {
             _gapTimer ??= this.RegisterGrainTimer(FlushGapAsync, new GrainTimerCreationOptions(SequenceGate.GapTimeout, SequenceGate.GapTimeout) { Interleave = true });
@@ -238,10 +233,11 @@ internal sealed partial class SubscriberGrain(
     /// <summary>A gap still open after its timeout is given up on, even when no more batches come to trigger it.</summary>
     private Task FlushGapAsync(CancellationToken cancellationToken)
     {
-        if (Spec is not null)
+        if (Spec is { } spec)
         {
             _ready.Clear();
             _gate.Flush(_ready, DateTime.UtcNow);
+            CountGateDrops(spec);
             EnqueueReady();
         }
 
@@ -252,6 +248,28 @@ internal sealed partial class SubscriberGrain(
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>What the gate gave up on or threw away is counted with the topic's drops, with the reason in the log.</summary>
+    private void CountGateDrops(SubscriptionSpec spec)
+    {
+        var dropped = 0L;
+        if (_gate.TakeDiscarded() is > 0 and var discarded)
+        {
+            LogWarningDiscarded(logger, Id, discarded);
+            dropped += discarded;
+        }
+
+        if (_gate.TakeLost() is > 0 and var lost)
+        {
+            LogWarningLostOnTheWay(logger, Id, lost, SequenceGate.GapTimeout);
+            dropped += lost;
+        }
+
+        if (dropped > 0)
+        {
+            _ = Topic(spec).AddDropped(dropped);
+        }
     }
 
     /// <summary>Queues the batches the gate released and makes sure the pump runs.</summary>
@@ -346,10 +364,11 @@ internal sealed partial class SubscriberGrain(
     {
         LogDebugDeactivating(logger, Id, _sender, reason.ReasonCode, _sent, _sentMessages, _inFlight?.Number, _pendingCount, _gate.Stream, _gate.Position.Next);
         // Batches held back for a gap would not survive the activation: they go out now, in order.
-        if (_gate.HasGap && Spec is not null)
+        if (_gate.HasGap && Spec is { } held)
         {
             _ready.Clear();
             _gate.FlushAll(_ready);
+            CountGateDrops(held);
             EnqueueReady();
         }
 
@@ -805,6 +824,9 @@ internal sealed partial class SubscriberGrain(
 
     [LoggerMessage(37, LogLevel.Warning, "Subscription {Id}: discarded {Count} message(s) that came after their gap was given up on, or from an older stream; counted as dropped")]
     private static partial void LogWarningDiscarded(ILogger logger, string id, long count);
+
+    [LoggerMessage(47, LogLevel.Warning, "Subscription {Id}: {Count} message(s) the topic sent never arrived (the gap they left was given up on after {Timeout}); counted as dropped")]
+    private static partial void LogWarningLostOnTheWay(ILogger logger, string id, long count, TimeSpan timeout);
 
     [LoggerMessage(38, LogLevel.Warning, "Subscription {Id}: the silo shut down before {Count} message(s) reached the client; counted as dropped")]
     private static partial void LogWarningShutdownDropped(ILogger logger, string id, int count);

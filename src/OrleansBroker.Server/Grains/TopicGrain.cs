@@ -66,7 +66,7 @@ internal sealed partial class TopicGrain(
             var target = AddTarget(id, queue);
             if (handover?.GetValueOrDefault(id) is { } position)
             {
-                target.StartStream(position.Stream, position.Next);
+                target.StartStream(position.Stream, position.Next, position.SentBefore);
                 _lastStream = Math.Max(_lastStream, position.Stream);
             }
         }
@@ -101,11 +101,12 @@ internal sealed partial class TopicGrain(
         LogDebugDeactivating(logger, Topic, reason.ReasonCode, _targets.Count);
         // A topic nobody subscribes to is forgotten when it goes idle, so unused topics leak nothing;
         // one with subscribers keeps its counters, and hands its streams' positions to its next activation.
+        await WaitForAnswersAsync(cancellationToken);
         await _writing;
         if (_targets.Count > 0 || _durables.Count > 0)
         {
             state.State.Subscriptions = SubscriptionsSnapshot();
-            state.State.Handover = _targets.ToDictionary(t => t.Key, t => new StreamPosition(t.Value.Stream, t.Value.NextSequence), StringComparer.Ordinal);
+            state.State.Handover = _targets.ToDictionary(t => t.Key, t => t.Value.Position, StringComparer.Ordinal);
             state.State.PublisherHandover = _publishers.Count > 0 ? _publishers.Snapshot() : null;
             state.State.Durables = DurablesSnapshot();
             await state.WriteStateAsync();
@@ -277,7 +278,7 @@ internal sealed partial class TopicGrain(
         {
             if (restartStream || existing.Stream < minimumStream)
             {
-                existing.StartStream(NextStream(minimumStream), 0);
+                existing.StartStream(NextStream(minimumStream), 0, 0);
             }
 
             return Task.CompletedTask;
@@ -628,13 +629,6 @@ internal sealed partial class TopicGrain(
         }
     }
 
-    private void Send(Target target, Message[] messages)
-    {
-        state.State.Delivered += messages.Length;
-        SiloTelemetry.DeliveredMessages.Add(messages.Length);
-        _ = target.Grain.Deliver(new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages, _from.Publisher, _from.Sequence));
-    }
-
     /// <summary>
     /// A stream number above any this topic handed out and above <paramref name="minimum"/>. Based on
     /// the clock, so a topic that came back on another silo (and forgot its numbers) still numbers
@@ -648,7 +642,7 @@ internal sealed partial class TopicGrain(
 
     private Target AddTarget(string id, string? queue, long minimumStream = 0)
     {
-        var target = new Target(queue, GrainFactory.GetGrain<ISubscriberGrain>(id), NextStream(minimumStream));
+        var target = new Target(id, queue, GrainFactory.GetGrain<ISubscriberGrain>(id), NextStream(minimumStream));
         _targets[id] = target;
         if (queue is null)
         {
@@ -731,27 +725,35 @@ internal sealed partial class TopicGrain(
     [LoggerMessage(20, LogLevel.Warning, "Topic '{Topic}': a subscriber dropped {Count} message(s) (its MaxPending messages or MaxSubscriptionBytes were waiting, or delivery to its client failed)")]
     private static partial void LogWarningDropped(ILogger logger, string topic, long count);
 
-    /// <summary>A subscription as the topic sees it: where to send, and the next batch number of its stream.</summary>
     /// <summary>
     /// How long a queue-group member that overflowed is passed over. Short, and renewed by its next
     /// overflow: a mark that outlived the congestion would only cost the group one member's share.
     /// </summary>
     private static readonly TimeSpan FullMemberPause = TimeSpan.FromMilliseconds(500);
 
-    private sealed class Target(string? queue, ISubscriberGrain grain, long stream)
+    /// <summary>
+    /// A subscription as the topic sees it: where to send, the next batch number of its stream and the
+    /// messages sent on the stream so far (each batch carries the count before it).
+    /// </summary>
+    private sealed class Target(string id, string? queue, ISubscriberGrain grain, long stream)
     {
         /// <summary>Until when the member is passed over: it overflowed (see <see cref="Overflow"/>).</summary>
         public DateTime FullUntil { get; set; }
 
+        public string Id { get; } = id;
         public string? Queue { get; } = queue;
         public ISubscriberGrain Grain { get; } = grain;
         public long Stream { get; private set; } = stream;
         public long NextSequence { get; set; }
+        public long SentMessages { get; set; }
 
-        public void StartStream(long stream, long next)
+        public StreamPosition Position => new(Stream, NextSequence, SentMessages);
+
+        public void StartStream(long stream, long next, long sentMessages)
         {
             Stream = stream;
             NextSequence = next;
+            SentMessages = sentMessages;
         }
     }
 

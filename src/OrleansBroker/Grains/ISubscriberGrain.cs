@@ -23,8 +23,11 @@ public interface ISubscriberGrain : IGrainWithStringKey
     [Alias("Detach")]
     Task Detach(Immutable<Message[]> unbegun);
 
-    /// <summary>A batch from the topic. One-way: the topic never waits for a subscriber.</summary>
-    [OneWay, Alias("Deliver")]
+    /// <summary>
+    /// A batch from the topic. Answered, but the topic never waits for the answer: it only watches for a
+    /// rejection on the way (a silo that stops drops one-way calls to it silently) and then sends the batch again.
+    /// </summary>
+    [Alias("Deliver")]
     Task Deliver(DeliveryBatch batch);
 
     /// <summary>
@@ -58,6 +61,8 @@ public sealed record SubscriptionSpec(
 /// subscriber can put batches back in order. <see cref="Publisher"/> and <see cref="PublisherSequence"/>
 /// say which numbered publish it came from (null and 0 for an unnumbered one), so that a publish sent
 /// again to a topic that came back after a crash is not delivered to the subscription twice.
+/// <see cref="SentBefore"/>: the messages of the stream's batches before this one, so that a batch lost on
+/// the way is counted, exactly, when the subscriber gives up waiting for it.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("OrleansBroker.DeliveryBatch")]
 public sealed record DeliveryBatch(
@@ -66,4 +71,5 @@ public sealed record DeliveryBatch(
     [property: Id(2)] long Sequence,
     [property: Id(3)] Message[] Messages,
     [property: Id(4)] string? Publisher = null,
-    [property: Id(5)] long PublisherSequence = 0);
+    [property: Id(5)] long PublisherSequence = 0,
+    [property: Id(6)] long SentBefore = 0);

@@ -83,4 +83,71 @@ public sealed class SequenceGateTests
         var batches = Enumerable.Range(2, SequenceGate.MaxHeld + 1).Select(i => Batch(StreamA, i)).Prepend(Batch(StreamA, 0)).ToArray();
         Assert.Equal(Enumerable.Range(2, SequenceGate.MaxHeld + 1).Select(i => (long)i).Prepend(0), Accept(gate, batches));
     }
+
+    private static DeliveryBatch Counted(long stream, long sequence, int messages, long sentBefore) =>
+        new("t", stream, sequence, [.. Enumerable.Range(0, messages).Select(_ => new Message(new byte[1]))], SentBefore: sentBefore);
+
+    [Fact]
+    public void LostBatch_IsCountedFromTheNextBatchsRunningCount_AndNotAgainWhenItComesLate()
+    {
+        var gate = new SequenceGate();
+        var ready = new List<DeliveryBatch>();
+        gate.Accept(Counted(StreamA, 0, 3, sentBefore: 0), ready, Now);
+        gate.Accept(Counted(StreamA, 2, 4, sentBefore: 5), ready, Now);
+        Assert.Equal(0, gate.TakeLost());
+
+        gate.Flush(ready, Now + SequenceGate.GapTimeout);
+        Assert.Equal([0, 2], ready.Select(b => b.Sequence));
+        Assert.Equal(2, gate.TakeLost());
+
+        gate.Accept(Counted(StreamA, 1, 2, sentBefore: 3), ready, Now + SequenceGate.GapTimeout);
+        Assert.Equal(0, gate.TakeLost());
+        Assert.Equal(0, gate.TakeDiscarded());
+        Assert.Equal([0, 2], ready.Select(b => b.Sequence));
+    }
+
+    [Fact]
+    public void FreshGate_JoiningAStreamInTheMiddle_CountsOnlyFromItsFirstBatch()
+    {
+        // A next activation without a handover (its predecessor crashed) cannot know what that one was given.
+        var gate = new SequenceGate();
+        var ready = new List<DeliveryBatch>();
+        gate.Accept(Counted(StreamA, 5, 1, sentBefore: 100), ready, Now);
+        gate.Flush(ready, Now + SequenceGate.GapTimeout);
+        Assert.Equal(0, gate.TakeLost());
+
+        gate.Accept(Counted(StreamA, 7, 1, sentBefore: 104), ready, Now + SequenceGate.GapTimeout);
+        gate.Flush(ready, Now + (2 * SequenceGate.GapTimeout));
+        Assert.Equal([5, 7], ready.Select(b => b.Sequence));
+        Assert.Equal(3, gate.TakeLost());
+    }
+
+    [Fact]
+    public void RestoredPosition_CountsABatchLostRightAfterTheHandover()
+    {
+        var gate = new SequenceGate();
+        gate.Restore(new StreamPosition(StreamA, Next: 3, SentBefore: 10));
+        var ready = new List<DeliveryBatch>();
+        gate.Accept(Counted(StreamA, 4, 1, sentBefore: 12), ready, Now);
+        gate.FlushAll(ready);
+        Assert.Equal([4], ready.Select(b => b.Sequence));
+        Assert.Equal(2, gate.TakeLost());
+        Assert.Equal(new StreamPosition(StreamA, 5, 13), gate.Position);
+    }
+
+    [Fact]
+    public void NewStream_CountsTheGapsInTheOldStreamItHandsOver()
+    {
+        var gate = new SequenceGate();
+        var ready = new List<DeliveryBatch>();
+        gate.Accept(Counted(StreamA, 0, 2, sentBefore: 0), ready, Now);
+        gate.Accept(Counted(StreamA, 2, 1, sentBefore: 5), ready, Now);
+        gate.Accept(Counted(StreamB, 1, 1, sentBefore: 1), ready, Now);
+        Assert.Equal([0, 2], ready.Select(b => b.Sequence));
+        Assert.Equal(3, gate.TakeLost());
+
+        gate.Accept(Counted(StreamB, 0, 1, sentBefore: 0), ready, Now);
+        Assert.Equal([0, 2, 0, 1], ready.Select(b => b.Sequence));
+        Assert.Equal(0, gate.TakeLost());
+    }
 }

@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Logging;
+using OrleansBroker.Grains;
+using OrleansBroker.Internal;
+using OrleansBroker.Server.Diagnostics;
+
+namespace OrleansBroker.Server.Grains;
+
+/// <summary>
+/// The topic-to-subscriber leg. Each batch goes out as a call the topic does not wait for; it only watches
+/// for the call to be rejected on the way. A silo that stops rejects calls to the grains it had (and would
+/// drop one-way calls silently) until the directory names their next activations, so a rejected batch is
+/// sent again, under its own number: the subscriber's gate puts it back in order. A batch that cannot be
+/// sent again is counted, by the subscriber's gate (from the next batch's running count) or here when its
+/// subscription left.
+/// </summary>
+internal sealed partial class TopicGrain
+{
+    // Rejections come while the directory still names a stopping silo's activation: seconds at most.
+    private static readonly TimeSpan FirstRedeliveryAfter = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan MaxRedeliveryAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RedeliverFor = TimeSpan.FromSeconds(10);
+
+    // A deactivation waits this long for the answers of the batches still out, so a rejected one is sent again.
+    private static readonly TimeSpan AnswersWait = TimeSpan.FromSeconds(2);
+
+    private int _unanswered;
+    private TaskCompletionSource? _allAnswered;
+
+    private void Send(Target target, Message[] messages)
+    {
+        state.State.Delivered += messages.Length;
+        SiloTelemetry.DeliveredMessages.Add(messages.Length);
+        var batch = new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages, _from.Publisher, _from.Sequence, target.SentMessages);
+        target.SentMessages += messages.Length;
+        Deliver(target, batch, DateTime.UtcNow, FirstRedeliveryAfter);
+    }
+
+    private void Deliver(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan nextWait)
+    {
+        _unanswered++;
+        _ = WatchAsync(target, batch, firstSent, nextWait);
+    }
+
+    private async Task WatchAsync(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan nextWait)
+    {
+        try
+        {
+            await target.Grain.Deliver(batch);
+        }
+        catch (OrleansMessageRejectionException ex)
+        {
+            LogDebugRedelivering(logger, Topic, target.Id, batch.Sequence, ErrorText.FirstLine(ex));
+            // Awaited, so a deactivation waiting for the answers waits for the batch sent again too.
+            await RedeliverAsync(target, batch, firstSent, nextWait);
+        }
+        catch (Exception ex)
+        {
+            // The subscriber's silo died (no answer in time), or the subscriber failed the call: the gate of its
+            // next activation counts what it misses.
+            LogDebugDeliveryFailed(logger, Topic, target.Id, batch.Sequence, ErrorText.FirstLine(ex));
+        }
+        finally
+        {
+            if (--_unanswered == 0)
+            {
+                _allAnswered?.TrySetResult();
+            }
+        }
+    }
+
+    private async Task RedeliverAsync(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan wait)
+    {
+        await Task.Delay(wait);
+        if (!_targets.TryGetValue(target.Id, out var current) || current != target || target.Stream != batch.Stream)
+        {
+            // The subscription left, or started a new stream, meanwhile: its group takes the batch, or it is counted.
+            var messages = batch.Messages;
+            state.State.Delivered = Math.Max(0, state.State.Delivered - messages.Length);
+            if (target.Queue is not null && _groups.TryGetValue(target.Queue, out var group))
+            {
+                group.Distribute(messages, this, DateTime.UtcNow, skipFull: false);
+                return;
+            }
+
+            state.State.Dropped += messages.Length;
+            SiloTelemetry.Dropped(messages.Length, SiloTelemetry.NoMemberLeft);
+            LogWarningRejectedAfterLeaving(logger, Topic, target.Id, messages.Length);
+            return;
+        }
+
+        if (DateTime.UtcNow - firstSent > RedeliverFor)
+        {
+            // The subscriber's gate gave up on this gap long ago and counted it.
+            LogWarningRedeliveryGivenUp(logger, Topic, target.Id, batch.Messages.Length, RedeliverFor);
+            return;
+        }
+
+        Deliver(target, batch, firstSent, TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, MaxRedeliveryAfter.Ticks)));
+    }
+
+    /// <summary>On deactivation: lets the batches still out be answered (and a rejected one sent again), briefly.</summary>
+    private async Task WaitForAnswersAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + AnswersWait;
+        while (_unanswered > 0 && DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
+        {
+            var allAnswered = new TaskCompletionSource();
+            _allAnswered = allAnswered;
+            // Redeliveries run on this grain: the wait yields to them.
+            await allAnswered.Task.WaitAsync(TimeSpan.FromTicks(Math.Max(0, (deadline - DateTime.UtcNow).Ticks)), cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+        }
+
+        _allAnswered = null;
+    }
+
+    [LoggerMessage(28, LogLevel.Debug, "Topic '{Topic}': batch {Sequence} to subscription {Id} was rejected on the way ({Reason}); sending it again")]
+    private static partial void LogDebugRedelivering(ILogger logger, string topic, string id, long sequence, string reason);
+
+    [LoggerMessage(29, LogLevel.Debug, "Topic '{Topic}': batch {Sequence} to subscription {Id} failed ({Reason}); its subscriber counts what never arrived")]
+    private static partial void LogDebugDeliveryFailed(ILogger logger, string topic, string id, long sequence, string reason);
+
+    [LoggerMessage(25, LogLevel.Warning, "Topic '{Topic}': subscription {Id} left before {Count} message(s) rejected on the way to it could be sent again, and no queue-group member remains to take them; dropped")]
+    private static partial void LogWarningRejectedAfterLeaving(ILogger logger, string topic, string id, int count);
+
+    [LoggerMessage(19, LogLevel.Warning, "Topic '{Topic}': {Count} message(s) to subscription {Id} were still rejected on the way after {Period}; given up (its subscriber counted them as dropped)")]
+    private static partial void LogWarningRedeliveryGivenUp(ILogger logger, string topic, string id, int count, TimeSpan period);
+}
