@@ -64,6 +64,9 @@ internal sealed partial class SubscriberGrain(
     // grain counted as dropped itself: the client counts a lost delivery's messages from the next one's count,
     // so a delivery the grain counted must not be in it too. Carried on with the numbering.
     private long _sentMessages;
+
+    // Deliveries went out as one-way calls: the client learns of one lost on the way only from a later delivery.
+    private bool _sentWithoutAnswers;
     private bool _stopPump;
     private (long Number, long SentBefore, Message[] Batch)? _inFlight;
 
@@ -88,11 +91,13 @@ internal sealed partial class SubscriberGrain(
         // Back after idle collection or a move. The old lease is unknown: grant a fresh one, so a
         // dead client costs at most one more lease.
         StartLease();
+        var oneWayBefore = false;
         if (state.State.HandoverSender is { } numbering && state.State.Handover is not null)
         {
             // The old activation's last deliveries may still be on their way to the client: numbered after
             // them, these wait there for them; a lost one is counted from the running count carried on here.
             (_sender, _sent, _sentMessages) = (numbering.Sender, numbering.Sent, numbering.SentMessages);
+            oneWayBefore = numbering.SentWithoutAnswers;
         }
 
         LogDebugActivated(logger, Id, _sender, _sent, _sentMessages, state.State.Handover?.Stream, state.State.Handover?.Next);
@@ -103,6 +108,13 @@ internal sealed partial class SubscriberGrain(
             state.State.Handover = null;
             state.State.HandoverSender = null;
             await state.WriteStateAsync();
+            if (oneWayBefore)
+            {
+                // The old activation's last deliveries were one-way: an empty delivery, answered, carries the running
+                // count now, so the client counts one of them lost on the way without waiting for the next message.
+                _pending.Enqueue([]);
+                _pump ??= PumpAsync();
+            }
         }
         else if (spec.Durable is not null)
         {
@@ -427,7 +439,7 @@ internal sealed partial class SubscriberGrain(
         {
             // Nothing more is sent from here (the pump has stopped): the next activation numbers after _sent.
             state.State.Handover = _gate.Position;
-            state.State.HandoverSender = new SenderPosition(_sender, _sent, _sentMessages);
+            state.State.HandoverSender = new SenderPosition(_sender, _sent, _sentMessages, _sentWithoutAnswers);
             await state.WriteStateAsync();
         }
     }
@@ -579,6 +591,7 @@ internal sealed partial class SubscriberGrain(
             sent += batch.Length;
         }
 
+        _sentWithoutAnswers |= sent > 0;
         return sent;
     }
 

@@ -34,7 +34,7 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         // The next activation's first delivery (m6) reaches the client before anything the old one sent.
         var answered = ObserverCalls.PassFromNowOn(id);
         await broker.PublishAsync(topic, Message.FromString("m6"));
-        await answered;
+        await answered.WaitAsync(Eventually.DefaultTimeout);
         await ObserverCalls.ReleaseLastFirst(id);
         await broker.PublishAsync(topic, Message.FromString("m7"));
 
@@ -58,7 +58,7 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         // for them, gives up, and counts their messages from m6's running count, which the next activation carried on.
         var answered = ObserverCalls.PassFromNowOn(id);
         await broker.PublishAsync(topic, Message.FromString("m6"));
-        await answered;
+        await answered.WaitAsync(Eventually.DefaultTimeout);
         var oneWay = ObserverCalls.HeldCalls(id).Where(c => c.OneWay).OrderBy(c => c.Sequence).ToArray();
         await ObserverCalls.ReleaseToTheClient(oneWay[0]);
         var lost = oneWay[1..];
@@ -78,6 +78,26 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         await Eventually.WaitUntil(() => received.Bodies.Contains("m7"), $"m7 (have {string.Join(", ", received.Bodies)})");
         Assert.Equal("m0, m1, m6, m7", string.Join(", ", received.Bodies));
         Assert.Equal(lostMessages, (await broker.GetTopicAsync(topic))!.Dropped);
+    }
+
+    [Fact]
+    public async Task AMovedSubscriber_CountsTheOldActivationsLostOneWayDeliveries_EvenWhenNoMessageFollows()
+    {
+        await using var broker = new ClusterBroker(Cluster.Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique("tail");
+        var received = new Collector();
+        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
+        var id = ((ClusterSubscription)sub).Id;
+        await MoveWithItsLastDeliveriesHeldAsync(broker, topic, id, received);
+
+        // Nothing more is published. The next activation starts (here on the client's lease renewal) and sends an
+        // empty delivery with the running count at once: the client gives up on m1-m5, never to come, and counts them.
+        var answered = ObserverCalls.PassFromNowOn(id);
+        Assert.True(await Cluster.Client.GetGrain<ISubscriberGrain>(id).Renew());
+        await answered.WaitAsync(Eventually.DefaultTimeout);
+        await Eventually.WaitUntil(async () => (await broker.GetTopicAsync(topic))!.Dropped == 5, "m1-m5 counted as dropped");
+        Assert.Equal("m0", string.Join(", ", received.Bodies));
     }
 
     /// <summary>
