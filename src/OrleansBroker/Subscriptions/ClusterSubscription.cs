@@ -291,22 +291,51 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
                 }
             }
 
-            var wait = deadline.Value - DateTime.UtcNow;
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait).ConfigureAwait(false);
-            }
+            await UntilAsync(deadline.Value).ConfigureAwait(false);
+            FlushGaps();
+        }
+    }
 
+    private static Task UntilAsync(DateTime deadline) =>
+        deadline - DateTime.UtcNow is var wait && wait > TimeSpan.Zero ? Task.Delay(wait) : Task.CompletedTask;
+
+    /// <summary>Gives up on the gaps whose time is up: counts them, and queues what waited behind them.</summary>
+    private void FlushGaps()
+    {
+        lock (_deliveries)
+        {
+            _ready.Clear();
+            _deliveries.Flush(DateTime.UtcNow, _ready);
+            ReportGivenUp();
+            if (_ready.Count > 0 && !_unsubscribing)
+            {
+                Post(_ready, ownFirst: false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A gap still open when the subscription ends may be a delivery on its way: waits for it, or until it is given
+    /// up on and counted, so what never comes is counted and what comes is handed back with the rest. Gaps are
+    /// rare; this waits at most <see cref="DeliveryWindow{T}.GapTimeout"/>.
+    /// </summary>
+    private async Task CloseGapsBeforeEndingAsync()
+    {
+        while (true)
+        {
+            DateTime? deadline;
             lock (_deliveries)
             {
-                _ready.Clear();
-                _deliveries.Flush(DateTime.UtcNow, _ready);
-                ReportGivenUp();
-                if (_ready.Count > 0 && !_unsubscribing)
-                {
-                    Post(_ready, ownFirst: false);
-                }
+                deadline = _deliveries.GapDeadline;
             }
+
+            if (deadline is null)
+            {
+                return;
+            }
+
+            await UntilAsync(deadline.Value).ConfigureAwait(false);
+            FlushGaps();
         }
     }
 
@@ -369,6 +398,7 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
     /// </summary>
     private async Task<Message[]> TakeHeldBackAsync()
     {
+        await CloseGapsBeforeEndingAsync().ConfigureAwait(false);
         Task posted;
         var heldBack = new List<Message>();
         lock (_deliveries)

@@ -73,7 +73,7 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
     /// </summary>
     public Arrival Take(long sender, long sequence, long? sentBefore, T delivery, int messages, DateTime now, List<T> ready)
     {
-        var from = SenderOf(sender, out var forgotten);
+        var from = SenderOf(sender, now, out var forgotten);
         var arrival = TakeFrom(from, sequence, new Numbered(delivery, messages, sentBefore), now, ready);
         if (forgotten is not null)
         {
@@ -150,17 +150,21 @@ internal sealed class DeliveryWindow<T>(int maxHeldMessages)
         return held;
     }
 
-    private Sender SenderOf(long sender, out List<T>? forgotten)
+    private Sender SenderOf(long sender, DateTime now, out List<T>? forgotten)
     {
         forgotten = null;
         if (!_senders.TryGetValue(sender, out var from))
         {
             if (_senders.Count == RememberedSenders)
             {
+                // Its gaps are given up on (and counted) now: nothing would be left to tell their deliveries apart.
                 var oldest = _senders.MinBy(s => s.Value.LastUsed).Value;
-                forgotten = oldest.Held.Values.Select(h => h.Delivery).ToList();
-                _heldDeliveries -= oldest.Held.Count;
-                _heldMessages -= oldest.Held.Values.Sum(h => (long)h.Messages);
+                forgotten = [];
+                while (oldest.Held.Count > 0)
+                {
+                    GiveUp(oldest, forgotten, now);
+                }
+
                 _senders.Remove(oldest.Id);
             }
 

@@ -127,6 +127,22 @@ public sealed class DeliveryWindowTests
     }
 
     [Fact]
+    public void Client_CountsTheGapOfASenderItForgets()
+    {
+        // Sender 2's delivery 1 holds 2 messages, its delivery 2 (3 messages) never arrives, 3 says 5 were sent before it.
+        _window.Take(2, 1, 0, "2:1", 2, Start, _ready);
+        _window.Take(2, 3, 5, "2:3", 1, Start, _ready);
+        for (var sender = 3; sender <= DeliveryWindow<string>.RememberedSenders + 2; sender++)
+        {
+            _window.Take(sender, 1, 0, $"{sender}:1", 1, Start, _ready);
+        }
+
+        Assert.Equal(["2:1", "3:1", "4:1", "5:1", "6:1", "7:1", "8:1", "9:1", "10:1", "2:3"], _ready);
+        Assert.Equal([(2L, 2L, 2L, (long?)3)], _window.GivenUp);
+        Assert.False(_window.HasGap);
+    }
+
+    [Fact]
     public void Client_KnowsHowManyMessagesAGapGivenUpOnHeld_FromTheRunningCountsAroundIt()
     {
         // Delivery 1 holds 2 messages, 2 (never arrives) 3, 3 (never arrives) 4; 4 says 9 were sent before it.
