@@ -39,7 +39,7 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
     public long Stream { get; private set; }
 
     /// <summary>Where the gate has got to, for a handover to the next activation.</summary>
-    public StreamPosition Position => new(Stream, _next, _sentBefore);
+    public StreamPosition Position => new(Stream, _next, _sentBefore, _countedFrom);
 
     /// <summary>Carries on from a position the previous activation handed over.</summary>
     public void Restore(StreamPosition position)
@@ -48,7 +48,7 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
         _next = position.Next;
         _sentBefore = position.SentBefore;
         _countKnown = position.Next == 0 || position.SentBefore > 0;
-        _countedFrom = position.Next;
+        _countedFrom = position.CountedFrom;
         Clear();
     }
 

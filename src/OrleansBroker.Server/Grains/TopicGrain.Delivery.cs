@@ -15,9 +15,10 @@ namespace OrleansBroker.Server.Grains;
 /// </summary>
 internal sealed partial class TopicGrain
 {
-    // Rejections come while the directory still names a stopping silo's activation: seconds at most.
+    // Rejections come while the directory still names a stopping silo's activation: seconds at most. The backoff stays
+    // well under the subscriber's gap timeout, so a batch sent again arrives while the subscriber still waits for it.
     private static readonly TimeSpan FirstRedeliveryAfter = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan MaxRedeliveryAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxRedeliveryAfter = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan RedeliverFor = TimeSpan.FromSeconds(10);
 
     // A deactivation waits this long for the answers of the batches still out, so a rejected one is sent again.
@@ -25,6 +26,9 @@ internal sealed partial class TopicGrain
 
     private int _unanswered;
     private TaskCompletionSource? _allAnswered;
+
+    // Set once the deactivation has written its handover: what is sent or counted after it would not be seen.
+    private bool _handedOver;
 
     private void Send(Target target, Message[] messages)
     {
@@ -46,17 +50,21 @@ internal sealed partial class TopicGrain
         try
         {
             await target.Grain.Deliver(batch);
+            target.Answered(batch);
         }
-        catch (OrleansMessageRejectionException ex)
+        catch (OrleansMessageRejectionException ex) when (ex is not SiloUnavailableException)
         {
+            // Rejected before the subscriber saw it (a stopping silo's "Silo stopping"). Not a SiloUnavailableException:
+            // Orleans also fails a call with it when the target silo died after the call reached it, and a batch the dead
+            // activation may have taken must not go to the next one as well.
             LogDebugRedelivering(logger, Topic, target.Id, batch.Sequence, ErrorText.FirstLine(ex));
             // Awaited, so a deactivation waiting for the answers waits for the batch sent again too.
             await RedeliverAsync(target, batch, firstSent, nextWait);
         }
         catch (Exception ex)
         {
-            // The subscriber's silo died (no answer in time), or the subscriber failed the call: the gate of its
-            // next activation counts what it misses.
+            // The subscriber's silo died, or the subscriber failed the call, or gave no answer in time: the gate of
+            // its (next) activation counts what it misses, from the next batch's running count.
             LogDebugDeliveryFailed(logger, Topic, target.Id, batch.Sequence, ErrorText.FirstLine(ex));
         }
         finally
@@ -71,9 +79,25 @@ internal sealed partial class TopicGrain
     private async Task RedeliverAsync(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan wait)
     {
         await Task.Delay(wait);
+        var sinceFirst = DateTime.UtcNow - firstSent;
+
+        // A later batch of the stream was taken: the subscriber holds the gap this one left, and counts it if it gives up.
+        var laterTaken = batch.Stream == target.Stream && target.AnsweredThrough > batch.Sequence;
+        if (_handedOver || (laterTaken && sinceFirst >= SequenceGate.GapTimeout))
+        {
+            LogDebugRedeliveryStopped(logger, Topic, target.Id, batch.Sequence, _handedOver);
+            return;
+        }
+
         if (!_targets.TryGetValue(target.Id, out var current) || current != target || target.Stream != batch.Stream)
         {
-            // The subscription left, or started a new stream, meanwhile: its group takes the batch, or it is counted.
+            if (laterTaken)
+            {
+                LogDebugRedeliveryStopped(logger, Topic, target.Id, batch.Sequence, _handedOver);
+                return;
+            }
+
+            // The subscription left, or started a new stream, with nothing after this batch: its group takes it, or it is counted.
             var messages = batch.Messages;
             state.State.Delivered = Math.Max(0, state.State.Delivered - messages.Length);
             if (target.Queue is not null && _groups.TryGetValue(target.Queue, out var group))
@@ -88,9 +112,8 @@ internal sealed partial class TopicGrain
             return;
         }
 
-        if (DateTime.UtcNow - firstSent > RedeliverFor)
+        if (sinceFirst > RedeliverFor)
         {
-            // The subscriber's gate gave up on this gap long ago and counted it.
             LogWarningRedeliveryGivenUp(logger, Topic, target.Id, batch.Messages.Length, RedeliverFor);
             return;
         }
@@ -111,6 +134,7 @@ internal sealed partial class TopicGrain
         }
 
         _allAnswered = null;
+        _handedOver = true;
     }
 
     [LoggerMessage(28, LogLevel.Debug, "Topic '{Topic}': batch {Sequence} to subscription {Id} was rejected on the way ({Reason}); sending it again")]
@@ -122,6 +146,9 @@ internal sealed partial class TopicGrain
     [LoggerMessage(25, LogLevel.Warning, "Topic '{Topic}': subscription {Id} left before {Count} message(s) rejected on the way to it could be sent again, and no queue-group member remains to take them; dropped")]
     private static partial void LogWarningRejectedAfterLeaving(ILogger logger, string topic, string id, int count);
 
-    [LoggerMessage(19, LogLevel.Warning, "Topic '{Topic}': {Count} message(s) to subscription {Id} were still rejected on the way after {Period}; given up (its subscriber counted them as dropped)")]
+    [LoggerMessage(18, LogLevel.Debug, "Topic '{Topic}': batch {Sequence} to subscription {Id} is not sent again (deactivating: {Deactivating}); its subscriber counts it with the gap it left")]
+    private static partial void LogDebugRedeliveryStopped(ILogger logger, string topic, string id, long sequence, bool deactivating);
+
+    [LoggerMessage(19, LogLevel.Warning, "Topic '{Topic}': {Count} message(s) to subscription {Id} were still rejected on the way after {Period}; given up (its subscriber counts them when a later batch reaches it)")]
     private static partial void LogWarningRedeliveryGivenUp(ILogger logger, string topic, string id, int count, TimeSpan period);
 }

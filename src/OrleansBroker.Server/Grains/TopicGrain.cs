@@ -747,6 +747,9 @@ internal sealed partial class TopicGrain(
         public long NextSequence { get; set; }
         public long SentMessages { get; set; }
 
+        /// <summary>The newest batch of the current stream the subscriber answered; -1 for none.</summary>
+        public long AnsweredThrough { get; private set; } = -1;
+
         public StreamPosition Position => new(Stream, NextSequence, SentMessages);
 
         public void StartStream(long stream, long next, long sentMessages)
@@ -754,6 +757,15 @@ internal sealed partial class TopicGrain(
             Stream = stream;
             NextSequence = next;
             SentMessages = sentMessages;
+            AnsweredThrough = -1;
+        }
+
+        public void Answered(DeliveryBatch batch)
+        {
+            if (batch.Stream == Stream && batch.Sequence > AnsweredThrough)
+            {
+                AnsweredThrough = batch.Sequence;
+            }
         }
     }
 

@@ -26,8 +26,9 @@ public interface ISubscriberGrain : IGrainWithStringKey
     /// <summary>
     /// A batch from the topic. Answered, but the topic never waits for the answer: it only watches for a
     /// rejection on the way (a silo that stops drops one-way calls to it silently) and then sends the batch again.
+    /// A short response timeout: a hung subscriber silo must not keep the topic's batches referenced for long.
     /// </summary>
-    [Alias("Deliver")]
+    [Alias("Deliver"), ResponseTimeout("00:00:05")]
     Task Deliver(DeliveryBatch batch);
 
     /// <summary>

@@ -317,11 +317,12 @@ internal sealed partial class ClusterSubscription : ISubscriber, IMessageObserve
     /// <summary>
     /// A gap still open when the subscription ends may be a delivery on its way: waits for it, or until it is given
     /// up on and counted, so what never comes is counted and what comes is handed back with the rest. Gaps are
-    /// rare; this waits at most <see cref="DeliveryWindow{T}.GapTimeout"/>.
+    /// rare; this waits at most about <see cref="DeliveryWindow{T}.GapTimeout"/> (a gap opened meanwhile is not waited for).
     /// </summary>
     private async Task CloseGapsBeforeEndingAsync()
     {
-        while (true)
+        var latest = DateTime.UtcNow + DeliveryWindow<Delivery>.GapTimeout;
+        while (DateTime.UtcNow < latest)
         {
             DateTime? deadline;
             lock (_deliveries)

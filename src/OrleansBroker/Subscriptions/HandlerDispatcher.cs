@@ -88,6 +88,16 @@ internal sealed partial class HandlerDispatcher
     /// <param name="tags">A durable subscription's delivery tags, one per message; null for a plain subscription.</param>
     public async ValueTask<bool> PostAsync(Message[] batch, DeliveryTag[]? tags = null)
     {
+        if (batch.Length == 0)
+        {
+            // Nothing for the handler (an empty delivery only carries its sender's count): never queued, as the loop
+            // takes each queued batch message by message.
+            lock (_gate)
+            {
+                return !_closed;
+            }
+        }
+
         while (true)
         {
             Task room;

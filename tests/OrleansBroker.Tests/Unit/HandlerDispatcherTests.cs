@@ -40,4 +40,22 @@ public sealed class HandlerDispatcherTests
         Assert.NotNull(contexts[0]);
         Assert.All(contexts, context => Assert.Same(contexts[0], context));
     }
+
+    [Fact]
+    public async Task AnEmptyBatch_IsTaken_AndTheNextMessageIsHandled()
+    {
+        // A subscriber grain's empty delivery carries only its running count: the loop must go on past it.
+        var handled = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var dispatcher = new HandlerDispatcher("dispatch.empty", (evt, _) =>
+        {
+            handled.TrySetResult(evt.Message.BodyAsString());
+            return Task.CompletedTask;
+        }, new BrokerOptions(), new SubscribeOptions(), NullLogger.Instance);
+
+        Assert.True(await dispatcher.PostAsync([]));
+        Assert.True(await dispatcher.PostAsync([Message.FromString("next")]));
+        Assert.Equal("next", await handled.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Empty(await dispatcher.CloseAsync());
+        Assert.False(await dispatcher.PostAsync([]));
+    }
 }

@@ -132,7 +132,25 @@ public sealed class SequenceGateTests
         gate.FlushAll(ready);
         Assert.Equal([4], ready.Select(b => b.Sequence));
         Assert.Equal(2, gate.TakeLost());
-        Assert.Equal(new StreamPosition(StreamA, 5, 13), gate.Position);
+        Assert.Equal(new StreamPosition(StreamA, 5, 13, 0), gate.Position);
+    }
+
+    [Fact]
+    public void AGapCountedBeforeAHandover_IsNotCountedAgain_WhenItsBatchReachesTheNextActivation()
+    {
+        var old = new SequenceGate();
+        var ready = new List<DeliveryBatch>();
+        old.Accept(Counted(StreamA, 0, 1, sentBefore: 0), ready, Now);
+        old.Accept(Counted(StreamA, 2, 1, sentBefore: 3), ready, Now);
+        old.FlushAll(ready);
+        Assert.Equal(2, old.TakeLost());
+
+        var next = new SequenceGate();
+        next.Restore(old.Position);
+        next.Accept(Counted(StreamA, 1, 2, sentBefore: 1), ready, Now);
+        Assert.Equal(0, next.TakeLost());
+        Assert.Equal(0, next.TakeDiscarded());
+        Assert.Equal([0, 2], ready.Select(b => b.Sequence));
     }
 
     [Fact]
