@@ -90,12 +90,7 @@ internal sealed class SequenceGate(long maxHeldBytes = long.MaxValue)
         {
             // The topic has moved on to a new stream: the gap in the old one will never fill. What was
             // held behind it came before the new stream, so it is handed over now, in order, not dropped.
-            foreach (var held in _held.Values)
-            {
-                Release(held, ready);
-            }
-
-            Clear();
+            FlushAll(ready);
 
             // A topic starts a stream at 0; only a gate that followed no stream yet can join one in the middle.
             _countKnown = Stream != 0 || batch.Sequence == 0;

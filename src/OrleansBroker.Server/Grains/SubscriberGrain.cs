@@ -416,7 +416,7 @@ internal sealed partial class SubscriberGrain(
             // interval without them, what is left goes out without waiting for answers.
             if (_pump is { } pump)
             {
-                await pump.WaitAsync(ResendAfter, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+                await pump.WaitAsync(ResendAfter, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
                 if (!pump.IsCompleted && SendBufferedWithoutAnswers() is > 0 and var sent)
                 {
                     LogInformationSentWithoutAnswersUnanswered(logger, Id, reason.ReasonCode, ResendAfter, sent);

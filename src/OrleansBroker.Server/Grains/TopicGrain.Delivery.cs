@@ -36,16 +36,17 @@ internal sealed partial class TopicGrain
         SiloTelemetry.DeliveredMessages.Add(messages.Length);
         var batch = new DeliveryBatch(Topic, target.Stream, target.NextSequence++, messages, _from.Publisher, _from.Sequence, target.SentMessages);
         target.SentMessages += messages.Length;
-        Deliver(target, batch, DateTime.UtcNow, FirstRedeliveryAfter);
+        Deliver(target, batch, firstRejected: null, FirstRedeliveryAfter);
     }
 
-    private void Deliver(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan nextWait)
+    // The clock is read at the first rejection, not for every batch sent.
+    private void Deliver(Target target, DeliveryBatch batch, DateTime? firstRejected, TimeSpan nextWait)
     {
         _unanswered++;
-        _ = WatchAsync(target, batch, firstSent, nextWait);
+        _ = WatchAsync(target, batch, firstRejected, nextWait);
     }
 
-    private async Task WatchAsync(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan nextWait)
+    private async Task WatchAsync(Target target, DeliveryBatch batch, DateTime? firstRejected, TimeSpan nextWait)
     {
         try
         {
@@ -59,7 +60,7 @@ internal sealed partial class TopicGrain
             // activation may have taken must not go to the next one as well.
             LogDebugRedelivering(logger, Topic, target.Id, batch.Sequence, ErrorText.FirstLine(ex));
             // Awaited, so a deactivation waiting for the answers waits for the batch sent again too.
-            await RedeliverAsync(target, batch, firstSent, nextWait);
+            await RedeliverAsync(target, batch, firstRejected ?? DateTime.UtcNow, nextWait);
         }
         catch (Exception ex)
         {
@@ -76,49 +77,33 @@ internal sealed partial class TopicGrain
         }
     }
 
-    private async Task RedeliverAsync(Target target, DeliveryBatch batch, DateTime firstSent, TimeSpan wait)
+    private async Task RedeliverAsync(Target target, DeliveryBatch batch, DateTime firstRejected, TimeSpan wait)
     {
         await Task.Delay(wait);
-        var sinceFirst = DateTime.UtcNow - firstSent;
+        var current = _targets.TryGetValue(target.Id, out var listed) && listed == target && target.Stream == batch.Stream;
 
         // A later batch of the stream was taken: the subscriber holds the gap this one left, and counts it if it gives up.
         var laterTaken = batch.Stream == target.Stream && target.AnsweredThrough > batch.Sequence;
-        if (_handedOver || (laterTaken && sinceFirst >= SequenceGate.GapTimeout))
+        if (_handedOver || (laterTaken && (!current || DateTime.UtcNow - firstRejected >= SequenceGate.GapTimeout)))
         {
             LogDebugRedeliveryStopped(logger, Topic, target.Id, batch.Sequence, _handedOver);
-            return;
         }
-
-        if (!_targets.TryGetValue(target.Id, out var current) || current != target || target.Stream != batch.Stream)
+        else if (!current)
         {
-            if (laterTaken)
-            {
-                LogDebugRedeliveryStopped(logger, Topic, target.Id, batch.Sequence, _handedOver);
-                return;
-            }
-
             // The subscription left, or started a new stream, with nothing after this batch: its group takes it, or it is counted.
-            var messages = batch.Messages;
-            state.State.Delivered = Math.Max(0, state.State.Delivered - messages.Length);
-            if (target.Queue is not null && _groups.TryGetValue(target.Queue, out var group))
+            if (!GiveToGroup(target.Queue, batch.Messages))
             {
-                group.Distribute(messages, this, DateTime.UtcNow, skipFull: false);
-                return;
+                LogWarningRejectedAfterLeaving(logger, Topic, target.Id, batch.Messages.Length);
             }
-
-            state.State.Dropped += messages.Length;
-            SiloTelemetry.Dropped(messages.Length, SiloTelemetry.NoMemberLeft);
-            LogWarningRejectedAfterLeaving(logger, Topic, target.Id, messages.Length);
-            return;
         }
-
-        if (sinceFirst > RedeliverFor)
+        else if (DateTime.UtcNow - firstRejected > RedeliverFor)
         {
             LogWarningRedeliveryGivenUp(logger, Topic, target.Id, batch.Messages.Length, RedeliverFor);
-            return;
         }
-
-        Deliver(target, batch, firstSent, TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, MaxRedeliveryAfter.Ticks)));
+        else
+        {
+            Deliver(target, batch, firstRejected, TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, MaxRedeliveryAfter.Ticks)));
+        }
     }
 
     /// <summary>On deactivation: lets the batches still out be answered (and a rejected one sent again), briefly.</summary>
@@ -130,7 +115,8 @@ internal sealed partial class TopicGrain
             var allAnswered = new TaskCompletionSource();
             _allAnswered = allAnswered;
             // Redeliveries run on this grain: the wait yields to them.
-            await allAnswered.Task.WaitAsync(TimeSpan.FromTicks(Math.Max(0, (deadline - DateTime.UtcNow).Ticks)), cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
+            await allAnswered.Task.WaitAsync(TimeSpan.FromTicks(Math.Max(0, (deadline - DateTime.UtcNow).Ticks)), cancellationToken)
+                .ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
         }
 
         _allAnswered = null;

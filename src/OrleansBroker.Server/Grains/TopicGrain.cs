@@ -315,18 +315,28 @@ internal sealed partial class TopicGrain(
             return;
         }
 
-        // No longer that subscription's deliveries: counted again for whoever takes them.
+        if (!GiveToGroup(queue, batch))
+        {
+            LogWarningHandedBackDropped(logger, Topic, batch.Length);
+        }
+    }
+
+    /// <summary>
+    /// Messages that a subscription that left will not take: no longer its deliveries, they go to the rest of its
+    /// queue group, or are counted as dropped (false; the caller logs why).
+    /// </summary>
+    private bool GiveToGroup(string? queue, Message[] batch)
+    {
         state.State.Delivered = Math.Max(0, state.State.Delivered - batch.Length);
         if (queue is not null && _groups.TryGetValue(queue, out var group))
         {
             group.Distribute(batch, this, DateTime.UtcNow, skipFull: false);
+            return true;
         }
-        else
-        {
-            state.State.Dropped += batch.Length;
-            SiloTelemetry.Dropped(batch.Length, SiloTelemetry.NoMemberLeft);
-            LogWarningHandedBackDropped(logger, Topic, batch.Length);
-        }
+
+        state.State.Dropped += batch.Length;
+        SiloTelemetry.Dropped(batch.Length, SiloTelemetry.NoMemberLeft);
+        return false;
     }
 
     public Task Overflow(string subscriptionId, Immutable<Message[]> messages)
