@@ -23,13 +23,8 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
     [Fact]
     public async Task AMovedSubscriber_DeliversEveryMessageOnceInOrder_WhenTheOldActivationsCallsArriveLastAndReversed()
     {
-        await using var broker = new ClusterBroker(Cluster.Client);
-        await broker.ConnectAsync();
-        var topic = Topics.Unique("move");
-        var received = new Collector();
-        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
-        var id = ((ClusterSubscription)sub).Id;
-        await MoveWithItsLastDeliveriesHeldAsync(broker, topic, id, received);
+        await using var moved = await SubscribeAndMoveWithItsLastDeliveriesHeldAsync("move");
+        var (broker, topic, id, received) = (moved.Broker, moved.Topic, moved.Id, moved.Received);
 
         // The next activation's first delivery (m6) reaches the client before anything the old one sent.
         var answered = ObserverCalls.PassFromNowOn(id);
@@ -45,13 +40,8 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
     [Fact]
     public async Task AMovedSubscriber_CarriesOnItsRunningCount_SoTheClientCountsAOneWayDeliveryLostOnTheWayOnce()
     {
-        await using var broker = new ClusterBroker(Cluster.Client);
-        await broker.ConnectAsync();
-        var topic = Topics.Unique("lost");
-        var received = new Collector();
-        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
-        var id = ((ClusterSubscription)sub).Id;
-        await MoveWithItsLastDeliveriesHeldAsync(broker, topic, id, received);
+        await using var moved = await SubscribeAndMoveWithItsLastDeliveriesHeldAsync("lost");
+        var (broker, topic, id, received) = (moved.Broker, moved.Topic, moved.Id, moved.Received);
 
         // The next activation's first delivery (m6) reaches the client, then the old activation's one-way copy of
         // m1 (its lowest number). The rest of its one-way calls (m2-m5) are lost on the way: the client holds m6
@@ -83,13 +73,8 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
     [Fact]
     public async Task AMovedSubscriber_CountsTheOldActivationsLostOneWayDeliveries_EvenWhenNoMessageFollows()
     {
-        await using var broker = new ClusterBroker(Cluster.Client);
-        await broker.ConnectAsync();
-        var topic = Topics.Unique("tail");
-        var received = new Collector();
-        await using var sub = await broker.SubscribeAsync(topic, received.Handler);
-        var id = ((ClusterSubscription)sub).Id;
-        await MoveWithItsLastDeliveriesHeldAsync(broker, topic, id, received);
+        await using var moved = await SubscribeAndMoveWithItsLastDeliveriesHeldAsync("tail");
+        var (broker, topic, id, received) = (moved.Broker, moved.Topic, moved.Id, moved.Received);
 
         // Nothing more is published. The next activation starts (here on the client's lease renewal) and sends an
         // empty delivery with the running count at once: the client gives up on m1-m5, never to come, and counts them.
@@ -106,12 +91,18 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
     }
 
     /// <summary>
-    /// m0 is delivered; the delivery of m1 gets no answer (its call is held), so m2-m5 wait in the grain's buffer
-    /// behind it; then a graceful deactivation, which after ResendAfter without an answer sends m1 again and m2-m5,
-    /// both one-way (and held).
+    /// A subscription on a new topic. m0 is delivered; the delivery of m1 gets no answer (its call is held), so m2-m5
+    /// wait in the grain's buffer behind it; then a graceful deactivation, which after ResendAfter without an answer
+    /// sends m1 again and m2-m5, both one-way (and held).
     /// </summary>
-    private async Task MoveWithItsLastDeliveriesHeldAsync(ClusterBroker broker, string topic, string id, Collector received)
+    private async Task<MovedSubscription> SubscribeAndMoveWithItsLastDeliveriesHeldAsync(string name)
     {
+        var broker = new ClusterBroker(Cluster.Client);
+        await broker.ConnectAsync();
+        var topic = Topics.Unique(name);
+        var received = new Collector();
+        var sub = await broker.SubscribeAsync(topic, received.Handler);
+        var id = ((ClusterSubscription)sub).Id;
         await broker.PublishAsync(topic, Message.FromString("m0"));
         await received.WaitForCount(1);
 
@@ -126,6 +117,16 @@ public sealed class GracefulMoveTests : OwnClusterTest<GracefulMoveTests.SiloCon
         await Eventually.WaitUntil(() => ObserverCalls.Delivered(id) == 6, "m0-m5 to reach the subscriber grain");
         await Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         await Eventually.WaitUntil(() => ObserverCalls.Held(id, oneWay: true) >= 2, "the old activation's one-way calls");
+        return new MovedSubscription(broker, sub, topic, id, received);
+    }
+
+    private sealed record MovedSubscription(ClusterBroker Broker, ISubscriber Subscription, string Topic, string Id, Collector Received) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Subscription.DisposeAsync();
+            await Broker.DisposeAsync();
+        }
     }
 
     public sealed class SiloConfigurator : ISiloConfigurator
